@@ -1,0 +1,137 @@
+//! Listing with filters, sorting and pages.
+//!
+//! The SQL is assembled from fixed fragments only: sort columns come from
+//! the [`SortField`] enum and every value is a bound parameter, so no input
+//! reaches the SQL text.
+
+use rusqlite::types::Value;
+
+use crate::documents::{from_row, COLS_NO_CONTENT};
+use crate::error::{Error, Result};
+use crate::metadata;
+use crate::model::{ListQuery, Order, Page, SortField};
+use crate::store::Store;
+
+/// Largest page.
+pub const MAX_LIMIT: i64 = 1000;
+
+fn sort_column(f: SortField) -> &'static str {
+    match f {
+        SortField::Title => "title",
+        SortField::CreatedAt => "created_at",
+        SortField::UpdatedAt => "updated_at",
+        SortField::AccessCount => "access_count",
+        SortField::SizeBytes => "size_bytes",
+    }
+}
+
+/// The WHERE clause and its parameters for a query's filters.
+pub(crate) fn filters(q: &ListQuery, alias: &str) -> (String, Vec<Value>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    let bind = |params: &mut Vec<Value>, v: Value| {
+        params.push(v);
+        format!("?{}", params.len())
+    };
+    if let Some(t) = q.doc_type {
+        let p = bind(&mut params, Value::Text(t.as_str().into()));
+        clauses.push(format!("{alias}doc_type = {p}"));
+    }
+    match q.status {
+        Some(s) => {
+            let p = bind(&mut params, Value::Text(s.as_str().into()));
+            clauses.push(format!("{alias}status = {p}"));
+        }
+        None if !q.include_deleted => clauses.push(format!("{alias}status != 'deleted'")),
+        None => {}
+    }
+    for (col, op, t) in [
+        ("created_at", ">=", q.created_after),
+        ("created_at", "<", q.created_before),
+        ("updated_at", ">=", q.updated_after),
+        ("updated_at", "<", q.updated_before),
+    ] {
+        if let Some(t) = t {
+            let p = bind(&mut params, Value::Integer(t.0));
+            clauses.push(format!("{alias}{col} {op} {p}"));
+        }
+    }
+    for (k, v) in &q.meta {
+        let pk = bind(&mut params, Value::Text(k.clone()));
+        let pt = bind(&mut params, Value::Text(v.type_name().into()));
+        let value_clause = match metadata::to_value(v) {
+            Value::Null => "m.value IS NULL".to_string(),
+            val => format!("m.value = {}", bind(&mut params, val)),
+        };
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM metadata m WHERE m.document_id = {alias}id AND m.key = {pk} AND m.value_type = {pt} AND {value_clause})"
+        ));
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    (sql, params)
+}
+
+impl Store {
+    /// One page of documents matching `q`, without content.
+    ///
+    /// Soft-deleted documents are excluded unless `q.include_deleted` is set
+    /// or `q.status` is `Deleted`. `total` counts all matches.
+    pub fn list(&self, q: &ListQuery) -> Result<Page> {
+        if !(1..=MAX_LIMIT).contains(&q.limit) {
+            return Err(Error::validation(
+                "limit",
+                format!("{} is not between 1 and {MAX_LIMIT}", q.limit),
+            ));
+        }
+        if q.offset < 0 {
+            return Err(Error::validation("offset", "must not be negative"));
+        }
+        for (k, v) in &q.meta {
+            crate::validate::meta_key(k)?;
+            crate::validate::meta_value(k, v, usize::MAX)?;
+        }
+        let (where_sql, mut params) = filters(q, "");
+        let conn = self.reader()?;
+        let _gate = self.inner.access.read_gate();
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
+            .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+        let dir = match q.order {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        };
+        let n = params.len();
+        let sql = format!(
+            "SELECT {COLS_NO_CONTENT} FROM documents {where_sql}
+             ORDER BY {col} {dir}, id {dir} LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            n + 2,
+            col = sort_column(q.sort),
+        );
+        params.push(Value::Integer(q.limit));
+        params.push(Value::Integer(q.offset));
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut docs = stmt
+            .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
+        let mut meta = metadata::load_many(&conn, &ids)?;
+        for d in &mut docs {
+            d.metadata = meta.remove(&d.id).unwrap_or_default();
+        }
+        let docs = docs
+            .into_iter()
+            .map(|d| self.with_pending_access(d))
+            .collect();
+        Ok(Page {
+            documents: docs,
+            total,
+            page: q.offset / q.limit + 1,
+            pages: (total + q.limit - 1) / q.limit,
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Typed metadata: how values are stored and read back.
+//!
+//! Each entry stores its type name beside the value, so an integer comes back
+//! as an integer, a float as a float, and JSON arrays and objects as JSON.
+
+use std::collections::HashMap;
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{params, Connection};
+
+use crate::error::{Error, Result};
+use crate::model::{MetaValue, Metadata};
+
+/// The SQL value stored for a metadata value.
+pub(crate) fn to_value(v: &MetaValue) -> Value {
+    match v {
+        MetaValue::Null => Value::Null,
+        MetaValue::Bool(b) => Value::Integer(i64::from(*b)),
+        MetaValue::Integer(i) => Value::Integer(*i),
+        MetaValue::Float(f) => Value::Real(*f),
+        MetaValue::String(s) => Value::Text(s.clone()),
+        MetaValue::Json(j) => Value::Text(j.to_string()),
+    }
+}
+
+fn from_sql(key: &str, ty: &str, v: ValueRef<'_>) -> Result<MetaValue> {
+    let bad = || {
+        Error::Corrupt(format!(
+            "metadata {key:?} of type {ty} has a mismatched value"
+        ))
+    };
+    Ok(match (ty, v) {
+        ("null", _) => MetaValue::Null,
+        ("boolean", ValueRef::Integer(i)) => MetaValue::Bool(i != 0),
+        ("integer", ValueRef::Integer(i)) => MetaValue::Integer(i),
+        ("float", ValueRef::Real(f)) => MetaValue::Float(f),
+        ("float", ValueRef::Integer(i)) => MetaValue::Float(i as f64),
+        ("string", ValueRef::Text(t)) => {
+            MetaValue::String(String::from_utf8(t.to_vec()).map_err(|_| bad())?)
+        }
+        ("json", ValueRef::Text(t)) => {
+            MetaValue::Json(serde_json::from_slice(t).map_err(|_| bad())?)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// Metadata of one document.
+pub(crate) fn load(conn: &Connection, id: i64) -> Result<Metadata> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, value_type, value FROM metadata WHERE document_id = ?1 ORDER BY key",
+    )?;
+    let mut rows = stmt.query([id])?;
+    let mut out = Metadata::new();
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        let ty: String = r.get(1)?;
+        let v = from_sql(&key, &ty, r.get_ref(2)?)?;
+        out.insert(key, v);
+    }
+    Ok(out)
+}
+
+/// Metadata of many documents, in one query.
+pub(crate) fn load_many(conn: &Connection, ids: &[i64]) -> Result<HashMap<i64, Metadata>> {
+    let mut out: HashMap<i64, Metadata> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let list = serde_json::to_string(ids).map_err(|e| Error::Database(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT document_id, key, value_type, value FROM metadata
+         WHERE document_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let mut rows = stmt.query([list])?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let key: String = r.get(1)?;
+        let ty: String = r.get(2)?;
+        let v = from_sql(&key, &ty, r.get_ref(3)?)?;
+        out.entry(id).or_default().insert(key, v);
+    }
+    Ok(out)
+}
+
+pub(crate) fn set(conn: &Connection, id: i64, key: &str, v: &MetaValue) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO metadata (document_id, key, value_type, value) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(document_id, key) DO UPDATE SET value_type = excluded.value_type, value = excluded.value",
+    )?
+    .execute(params![id, key, v.type_name(), to_value(v)])?;
+    Ok(())
+}
+
+pub(crate) fn remove(conn: &Connection, id: i64, key: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM metadata WHERE document_id = ?1 AND key = ?2")?
+        .execute(params![id, key])?
+        > 0)
+}

@@ -1,0 +1,134 @@
+//! Schema and migrations.
+//!
+//! The schema version lives in `PRAGMA user_version`. Each migration step runs
+//! in its own transaction together with the bump of `user_version`, so a file
+//! is always at exactly one known version, never half-migrated. A file whose
+//! version is newer than [`LATEST`] is refused before anything is written.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// Migration steps; step `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the core store.
+    r#"
+CREATE TABLE documents (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid                 TEXT    NOT NULL UNIQUE,
+    title                TEXT    NOT NULL,
+    doc_type             TEXT    NOT NULL,
+    status               TEXT    NOT NULL,
+    status_before_delete TEXT,
+    format               TEXT    NOT NULL,
+    language             TEXT    NOT NULL,
+    source_path          TEXT,
+    file_path            TEXT,
+    content              TEXT    NOT NULL,
+    content_hash         TEXT    NOT NULL,
+    size_bytes           INTEGER NOT NULL,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    last_accessed        INTEGER,
+    access_count         INTEGER NOT NULL DEFAULT 0,
+    quality_score        REAL,
+    completeness_score   REAL,
+    version              INTEGER NOT NULL
+);
+CREATE INDEX documents_status_updated ON documents(status, updated_at);
+CREATE INDEX documents_type ON documents(doc_type);
+CREATE INDEX documents_created ON documents(created_at);
+CREATE INDEX documents_updated ON documents(updated_at);
+CREATE INDEX documents_title ON documents(title);
+CREATE INDEX documents_source_path ON documents(source_path) WHERE source_path IS NOT NULL;
+
+-- The current version's content is the document's own: its row here holds
+-- NULL content, so a document with one version stores its text once.
+CREATE TABLE versions (
+    document_id   INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    version       INTEGER NOT NULL,
+    content       TEXT,
+    content_hash  TEXT    NOT NULL,
+    size_bytes    INTEGER NOT NULL,
+    author        TEXT,
+    comment       TEXT,
+    major         INTEGER NOT NULL DEFAULT 0,
+    restored_from INTEGER,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (document_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE metadata (
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    key         TEXT    NOT NULL,
+    value_type  TEXT    NOT NULL,
+    value       ANY,
+    PRIMARY KEY (document_id, key)
+) WITHOUT ROWID;
+CREATE INDEX metadata_key_value ON metadata(key, value);
+
+-- No foreign key: the trail outlives hard-deleted documents.
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts          INTEGER NOT NULL,
+    operation   TEXT    NOT NULL,
+    document_id INTEGER,
+    actor       TEXT,
+    old_summary TEXT,
+    new_summary TEXT,
+    duration_us INTEGER NOT NULL,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+CREATE INDEX audit_document ON audit_log(document_id, id);
+CREATE INDEX audit_operation ON audit_log(operation, id);
+CREATE INDEX audit_ts ON audit_log(ts);
+
+CREATE TABLE store_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
+];
+
+/// The schema version this build writes and reads.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Reads the schema version of an open database.
+pub fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the database up to [`LATEST`], or refuses a newer one.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let found = version(conn)?;
+    if found > LATEST {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: LATEST,
+        });
+    }
+    if found < 0 {
+        return Err(Error::Corrupt(format!("negative schema version {found}")));
+    }
+    if found == 0 {
+        // A non-empty file at version 0 is someone else's database.
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+            [],
+            |r| r.get(0),
+        )?;
+        if tables > 0 {
+            return Err(Error::Corrupt(
+                "file is an SQLite database but not a docvault store".into(),
+            ));
+        }
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", step as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

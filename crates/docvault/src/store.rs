@@ -1,0 +1,318 @@
+//! The store: opening, closing, connections, and the write path every
+//! mutation goes through.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+
+use crate::access::Tracker;
+use crate::error::{Error, Result};
+use crate::lock::StoreLock;
+use crate::pool::Pool;
+use crate::schema;
+
+/// How much a committed write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: an application crash loses nothing;
+    /// a power loss or OS crash may lose the last commits (never corrupts).
+    #[default]
+    Normal,
+    /// WAL with `synchronous=FULL`: every acknowledged write survives a
+    /// power loss, at the price of one sync per commit.
+    Full,
+}
+
+/// Settings of a [`Store`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest accepted content, in bytes (default 10 MiB).
+    pub max_content_bytes: usize,
+    /// How long SQLite waits for a lock held by a checkpoint or reader
+    /// before failing (default 5 s).
+    pub busy_timeout: Duration,
+    /// Commit durability (default [`Durability::Normal`]).
+    pub durability: Durability,
+    /// Count reads per document (default true).
+    pub access_tracking: bool,
+    /// How often pending access counts are written (default 1 s).
+    pub access_flush_interval: Duration,
+    /// Idle reader connections kept open (default: number of cores).
+    pub readers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_content_bytes: 10 * 1024 * 1024,
+            busy_timeout: Duration::from_secs(5),
+            durability: Durability::Normal,
+            access_tracking: true,
+            access_flush_interval: Duration::from_secs(1),
+            readers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// A document store in one SQLite file.
+///
+/// `Store` is `Send + Sync` and cheap to clone: clones share one set of
+/// connections. Only one `Store` in any process may have a file open at a
+/// time; a second [`Store::open`] fails with [`Error::StoreInUse`].
+///
+/// ```
+/// use docvault::{Config, NewDocument, Store};
+/// # fn main() -> docvault::Result<()> {
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path().join("docs.db"), Config::default())?;
+/// let doc = store.create(NewDocument::new("Getting started", "# Hello"))?;
+/// assert_eq!(store.get(doc.id)?.content.as_deref(), Some("# Hello"));
+/// store.close()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) path: PathBuf,
+    pub(crate) config: Config,
+    writer: Mutex<Option<Connection>>,
+    pub(crate) readers: Pool,
+    pub(crate) access: Tracker,
+    pub(crate) operations: AtomicU64,
+    closed: AtomicBool,
+    lock: Mutex<Option<StoreLock>>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    wake: Arc<(Mutex<bool>, Condvar)>,
+}
+
+fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
+    conn.busy_timeout(config_busy)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn configure_reader(conn: &Connection) -> Result<()> {
+    configure_common(conn, Duration::from_secs(5))?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if absent, and migrates it to
+    /// the current schema.
+    ///
+    /// Fails with [`Error::StoreInUse`] if another `Store` has it open,
+    /// [`Error::SchemaTooNew`] if a newer docvault wrote it, and
+    /// [`Error::Corrupt`] if it is not a docvault store.
+    pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        if config.max_content_bytes == 0 {
+            return Err(Error::validation(
+                "max_content_bytes",
+                "must be greater than 0",
+            ));
+        }
+        let lock = StoreLock::acquire(&path)?;
+        let mut writer = Connection::open(&path)?;
+        configure_common(&writer, config.busy_timeout)?;
+        // Reading the header first turns "not a database" into a clean error
+        // before any pragma tries to write.
+        schema::version(&writer)?;
+        let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Database(format!(
+                "could not enable WAL mode (journal_mode is {mode})"
+            )));
+        }
+        writer.pragma_update(
+            None,
+            "synchronous",
+            match config.durability {
+                Durability::Normal => "NORMAL",
+                Durability::Full => "FULL",
+            },
+        )?;
+        // Freed pages are zeroed, so hard-deleted text does not linger.
+        writer.pragma_update(None, "secure_delete", true)?;
+        schema::migrate(&mut writer)?;
+
+        let inner = Arc::new(Inner {
+            readers: Pool::new(path.clone(), config.readers, configure_reader),
+            path,
+            writer: Mutex::new(Some(writer)),
+            access: Tracker::default(),
+            operations: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+            flusher: Mutex::new(None),
+            wake: Arc::new((Mutex::new(false), Condvar::new())),
+            config,
+        });
+        if inner.config.access_tracking {
+            let weak = Arc::downgrade(&inner);
+            let wake = Arc::clone(&inner.wake);
+            let interval = inner.config.access_flush_interval;
+            let handle = std::thread::Builder::new()
+                .name("docvault-access-flush".into())
+                .spawn(move || flush_loop(weak, wake, interval))?;
+            *inner.flusher.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        }
+        Ok(Store { inner })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Writes pending access counts, checkpoints the WAL and releases the
+    /// file. Further calls on this store (and its clones) fail with
+    /// [`Error::Closed`]. Dropping the last clone does the same silently.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner.stop_flusher();
+        let handle = self
+            .inner
+            .flusher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.inner.shutdown()
+    }
+
+    /// Writes pending access counts now.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush_access()
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction on the writer connection.
+    /// An error rolls everything back.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = guard.as_mut().ok_or(Error::Closed)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        self.inner.operations.fetch_add(1, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Borrows a reader connection.
+    pub(crate) fn reader(&self) -> Result<crate::pool::PooledConn<'_>> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        self.inner.operations.fetch_add(1, Ordering::Relaxed);
+        self.inner.readers.get()
+    }
+}
+
+impl Inner {
+    fn stop_flusher(&self) {
+        let (m, cv) = &*self.wake;
+        *m.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+
+    pub(crate) fn flush_access(&self) -> Result<()> {
+        let _gate = self.access.write_gate();
+        let taken = self.access.take();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(conn) = guard.as_mut() else {
+            self.access.restore(taken);
+            return Err(Error::Closed);
+        };
+        let res = (|| -> Result<()> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE documents SET access_count = access_count + ?1,
+                     last_accessed = max(coalesce(last_accessed, 0), ?2) WHERE id = ?3",
+                )?;
+                for (id, p) in &taken {
+                    stmt.execute(params![p.count, p.last, id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        if res.is_err() {
+            self.access.restore(taken);
+        }
+        res
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        let flushed = self.flush_access();
+        self.readers.clear();
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut result = flushed;
+        if let Some(conn) = conn {
+            // Fold the WAL back so the file alone is the whole store.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            if let Err((_, e)) = conn.close() {
+                result = result.and(Err(e.into()));
+            }
+        }
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
+        result
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            self.stop_flusher();
+            let _ = self.shutdown();
+        }
+    }
+}
+
+/// Flushes access counts every `interval` until told to stop. It holds the
+/// store only while flushing, so dropping the last `Store` is never delayed.
+fn flush_loop(weak: Weak<Inner>, wake: Arc<(Mutex<bool>, Condvar)>, interval: Duration) {
+    let (m, cv) = &*wake;
+    loop {
+        let deadline = Instant::now() + interval;
+        let mut stop = m.lock().unwrap_or_else(|e| e.into_inner());
+        while !*stop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            stop = cv
+                .wait_timeout(stop, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if *stop {
+            return;
+        }
+        drop(stop);
+        let Some(inner) = weak.upgrade() else { return };
+        // A failed flush keeps its counts for the next round.
+        let _ = inner.flush_access();
+    }
+}
