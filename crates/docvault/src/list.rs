@@ -94,6 +94,10 @@ impl Store {
             crate::validate::meta_key(k)?;
             crate::validate::meta_value(k, v, usize::MAX)?;
         }
+        if q.sort == SortField::AccessCount {
+            // Pending reads must count in the order, not only in the figures.
+            self.flush()?;
+        }
         let (where_sql, mut params) = filters(q, "");
         let conn = self.reader()?;
         let _gate = self.inner.access.read_gate();

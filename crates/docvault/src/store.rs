@@ -106,6 +106,15 @@ fn configure_reader(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it if absent, and migrates it to
     /// the current schema.

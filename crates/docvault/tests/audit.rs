@@ -1,0 +1,140 @@
+//! The audit trail: one entry per write, in the same transaction, chained.
+
+mod common;
+
+use docvault::{AuditQuery, Config, DocumentPatch, NewDocument, Store};
+
+fn tamper(path: &std::path::Path, sql: &str) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(sql).unwrap();
+}
+
+fn populated() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let s = Store::open(&path, Config::default()).unwrap();
+    let d = s.create(NewDocument::new("t", "1").author("ann")).unwrap();
+    s.update(
+        d.id,
+        DocumentPatch {
+            content: Some("2".into()),
+            author: Some("bob".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    s.delete(d.id, Some("cy")).unwrap();
+    s.undelete(d.id, Some("cy")).unwrap();
+    s.restore(d.id, 1, Some("dee")).unwrap();
+    s.hard_delete(d.id, Some("eve")).unwrap();
+    s.close().unwrap();
+    (dir, path)
+}
+
+#[test]
+fn every_write_is_recorded_with_actor_and_summaries() {
+    let (_dir, path) = populated();
+    let s = Store::open(&path, Config::default()).unwrap();
+    let all = s.audit(&AuditQuery::default()).unwrap();
+    let ops: Vec<(&str, Option<&str>)> = all
+        .iter()
+        .rev()
+        .map(|e| (e.operation.as_str(), e.actor.as_deref()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("create", Some("ann")),
+            ("update", Some("bob")),
+            ("delete", Some("cy")),
+            ("undelete", Some("cy")),
+            ("restore", Some("dee")),
+            ("hard_delete", Some("eve")),
+        ]
+    );
+    let update = &all[4];
+    assert_eq!(update.old.as_ref().unwrap()["version"], 1);
+    assert_eq!(update.new.as_ref().unwrap()["version"], 2);
+    assert!(all.windows(2).all(|w| w[0].timestamp >= w[1].timestamp));
+    let only_delete = s
+        .audit(&AuditQuery {
+            operation: Some("delete".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(only_delete.len(), 1);
+    let limited = s
+        .audit(&AuditQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(limited.len(), 2);
+    let future = s
+        .audit(&AuditQuery {
+            since: Some(docvault::Timestamp(i64::MAX / 2)),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(future.is_empty());
+    let v = s.verify_audit().unwrap();
+    assert!(v.ok);
+    assert_eq!(v.entries_checked, 6);
+}
+
+#[test]
+fn a_failed_write_leaves_no_audit_entry() {
+    let (_d, s) = common::store();
+    let d = s.create(NewDocument::new("t", "1")).unwrap();
+    let _ = s.update(
+        d.id,
+        DocumentPatch {
+            content: Some("2".into()),
+            expect_version: Some(7),
+            ..Default::default()
+        },
+    );
+    assert_eq!(s.audit(&AuditQuery::default()).unwrap().len(), 1);
+}
+
+#[test]
+fn verify_finds_an_altered_entry() {
+    let (_dir, path) = populated();
+    tamper(&path, "UPDATE audit_log SET actor = 'mallory' WHERE id = 3");
+    let s = Store::open(&path, Config::default()).unwrap();
+    let v = s.verify_audit().unwrap();
+    assert!(!v.ok);
+    assert_eq!(v.first_bad_id, Some(3));
+    assert!(!s.check().unwrap().ok);
+}
+
+#[test]
+fn verify_finds_a_removed_entry() {
+    let (_dir, path) = populated();
+    tamper(&path, "DELETE FROM audit_log WHERE id = 2");
+    let s = Store::open(&path, Config::default()).unwrap();
+    let v = s.verify_audit().unwrap();
+    assert_eq!(v.first_bad_id, Some(3));
+}
+
+#[test]
+fn verify_finds_entries_cut_from_the_end() {
+    let (_dir, path) = populated();
+    tamper(&path, "DELETE FROM audit_log WHERE id >= 5");
+    let s = Store::open(&path, Config::default()).unwrap();
+    let v = s.verify_audit().unwrap();
+    assert!(!v.ok);
+    assert_eq!(v.first_bad_id, Some(5));
+}
+
+#[test]
+fn verify_finds_a_recomputed_rewrite_of_the_summary() {
+    let (_dir, path) = populated();
+    // Change a summary and its own hash: the successor's link breaks.
+    tamper(
+        &path,
+        "UPDATE audit_log SET new_summary = '{}', hash = 'ff' WHERE id = 2",
+    );
+    let s = Store::open(&path, Config::default()).unwrap();
+    assert_eq!(s.verify_audit().unwrap().first_bad_id, Some(2));
+}

@@ -1,0 +1,233 @@
+//! Listing: filters, sorting, pagination, and its validation.
+
+mod common;
+
+use docvault::{
+    DocType, DocumentPatch, ListQuery, MetaValue, NewDocument, Order, SortField, Status,
+    Timestamp,
+};
+
+fn seed(s: &docvault::Store) {
+    let docs = [
+        ("alpha", DocType::Api, Status::Active, 10, "core", 1i64),
+        ("bravo", DocType::Api, Status::Draft, 300, "web", 2),
+        ("charlie", DocType::Tutorial, Status::Active, 20, "core", 3),
+        ("delta", DocType::Design, Status::Archived, 4000, "core", 1),
+        ("echo", DocType::Tutorial, Status::Active, 50, "web", 2),
+    ];
+    for (title, ty, st, size, team, prio) in docs {
+        s.create(
+            NewDocument::new(title, "x".repeat(size))
+                .doc_type(ty)
+                .status(st)
+                .meta("team", team)
+                .meta("priority", prio),
+        )
+        .unwrap();
+    }
+}
+
+fn titles(p: &docvault::Page) -> Vec<&str> {
+    p.documents.iter().map(|d| d.title.as_str()).collect()
+}
+
+#[test]
+fn filters_and_together() {
+    let (_d, s) = common::store();
+    seed(&s);
+    let q = ListQuery {
+        doc_type: Some(DocType::Tutorial),
+        sort: SortField::Title,
+        order: Order::Asc,
+        ..Default::default()
+    };
+    assert_eq!(titles(&s.list(&q).unwrap()), ["charlie", "echo"]);
+    let q = ListQuery {
+        status: Some(Status::Active),
+        meta: vec![("team".into(), MetaValue::from("core"))],
+        sort: SortField::Title,
+        order: Order::Asc,
+        ..Default::default()
+    };
+    assert_eq!(titles(&s.list(&q).unwrap()), ["alpha", "charlie"]);
+    let q = ListQuery {
+        meta: vec![
+            ("team".into(), MetaValue::from("web")),
+            ("priority".into(), MetaValue::Integer(2)),
+        ],
+        sort: SortField::Title,
+        order: Order::Asc,
+        ..Default::default()
+    };
+    assert_eq!(titles(&s.list(&q).unwrap()), ["bravo", "echo"]);
+    // Typed: the string "2" is not the integer 2.
+    let q = ListQuery {
+        meta: vec![("priority".into(), MetaValue::from("2"))],
+        ..Default::default()
+    };
+    assert_eq!(s.list(&q).unwrap().total, 0);
+}
+
+#[test]
+fn sorting_by_each_field() {
+    let (_d, s) = common::store();
+    seed(&s);
+    let q = |sort, order| ListQuery {
+        sort,
+        order,
+        ..Default::default()
+    };
+    assert_eq!(
+        titles(&s.list(&q(SortField::SizeBytes, Order::Desc)).unwrap()),
+        ["delta", "bravo", "echo", "charlie", "alpha"]
+    );
+    assert_eq!(
+        titles(&s.list(&q(SortField::Title, Order::Desc)).unwrap()),
+        ["echo", "delta", "charlie", "bravo", "alpha"]
+    );
+    assert_eq!(
+        titles(&s.list(&q(SortField::CreatedAt, Order::Asc)).unwrap()),
+        ["alpha", "bravo", "charlie", "delta", "echo"]
+    );
+    // Touch charlie: updated_at order changes, created_at does not.
+    let charlie = s.list(&q(SortField::Title, Order::Asc)).unwrap().documents[2].id;
+    s.update(
+        charlie,
+        DocumentPatch {
+            title: Some("charlie2".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        titles(&s.list(&q(SortField::UpdatedAt, Order::Desc)).unwrap())[0],
+        "charlie2"
+    );
+    for _ in 0..3 {
+        s.get(charlie).unwrap();
+    }
+    let by_access = s.list(&q(SortField::AccessCount, Order::Desc)).unwrap();
+    assert_eq!(by_access.documents[0].id, charlie);
+    assert_eq!(by_access.documents[0].access_count, 3);
+    assert!(
+        "nonsense".parse::<SortField>().unwrap_err().to_string().contains("size_bytes"),
+        "the error lists the valid fields"
+    );
+}
+
+#[test]
+fn pages_and_totals() {
+    let (_d, s) = common::store();
+    for i in 0..25 {
+        s.create(NewDocument::new(format!("doc {i:02}"), "x")).unwrap();
+    }
+    let q = |offset| ListQuery {
+        limit: 10,
+        offset,
+        sort: SortField::Title,
+        order: Order::Asc,
+        ..Default::default()
+    };
+    let p1 = s.list(&q(0)).unwrap();
+    assert_eq!((p1.total, p1.page, p1.pages, p1.documents.len()), (25, 1, 3, 10));
+    let p3 = s.list(&q(20)).unwrap();
+    assert_eq!((p3.total, p3.page, p3.pages, p3.documents.len()), (25, 3, 3, 5));
+    assert_eq!(p3.documents[0].title, "doc 20");
+    let past = s.list(&q(100)).unwrap();
+    assert_eq!((past.total, past.documents.len()), (25, 0));
+    // Listing never carries content.
+    assert!(p1.documents.iter().all(|d| d.content.is_none()));
+}
+
+#[test]
+fn defect_list_total_was_the_page_length() {
+    let (_d, s) = common::store();
+    for i in 0..7 {
+        s.create(NewDocument::new(format!("d{i}"), "x")).unwrap();
+    }
+    let p = s
+        .list(&ListQuery {
+            limit: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(p.documents.len(), 2);
+    assert_eq!(p.total, 7);
+    assert_eq!(p.pages, 4);
+}
+
+#[test]
+fn limits_are_validated() {
+    let (_d, s) = common::store();
+    for limit in [0, -1, 1001] {
+        let e = s
+            .list(&ListQuery {
+                limit,
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.kind(), "validation");
+    }
+    let e = s
+        .list(&ListQuery {
+            offset: -5,
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), "validation");
+    s.list(&ListQuery {
+        limit: 1000,
+        ..Default::default()
+    })
+    .unwrap();
+}
+
+#[test]
+fn time_ranges() {
+    let (_d, s) = common::store();
+    s.create(NewDocument::new("old", "x")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let cut = Timestamp::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    s.create(NewDocument::new("new", "x")).unwrap();
+    let after = s
+        .list(&ListQuery {
+            created_after: Some(cut),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(titles(&after), ["new"]);
+    let before = s
+        .list(&ListQuery {
+            created_before: Some(cut),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(titles(&before), ["old"]);
+    let updated = s
+        .list(&ListQuery {
+            updated_after: Some(cut),
+            updated_before: Some(Timestamp::now()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(titles(&updated), ["new"]);
+    assert!(Timestamp::parse("2026-01-02").is_ok());
+    assert!(Timestamp::parse("2026-01-02T03:04:05+02:00").is_ok());
+    assert_eq!(Timestamp::parse("yesterday").unwrap_err().kind(), "validation");
+}
+
+#[test]
+fn hostile_filter_values_are_just_values() {
+    let (_d, s) = common::store();
+    seed(&s);
+    let q = ListQuery {
+        meta: vec![(
+            "team'; DROP TABLE documents; --".into(),
+            MetaValue::from("x' OR '1'='1"),
+        )],
+        ..Default::default()
+    };
+    assert_eq!(s.list(&q).unwrap().total, 0);
+    assert_eq!(s.list(&ListQuery::default()).unwrap().total, 5);
+}

@@ -1,0 +1,190 @@
+//! Opening, closing and refusing: locks, schema versions, damaged files.
+
+mod common;
+
+use std::process::Command;
+
+use docvault::{Config, Error, NewDocument, Store};
+
+#[test]
+fn open_creates_the_file_and_reopen_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    assert!(!path.exists());
+    let s = Store::open(&path, Config::default()).unwrap();
+    let d = s.create(NewDocument::new("t", "kept")).unwrap();
+    s.close().unwrap();
+    assert!(path.exists());
+    let s = Store::open(&path, Config::default()).unwrap();
+    assert_eq!(s.get(d.id).unwrap().content.as_deref(), Some("kept"));
+    assert_eq!(s.stats().unwrap().schema_version, docvault::schema::LATEST);
+}
+
+#[test]
+fn a_second_store_in_this_process_is_refused() {
+    let (dir, s) = common::store();
+    let e = Store::open(dir.path().join("test.db"), Config::default()).unwrap_err();
+    match e {
+        Error::StoreInUse { pid, .. } => assert_eq!(pid, Some(std::process::id())),
+        other => panic!("expected StoreInUse, got {other:?}"),
+    }
+    assert!(e_msg(dir.path()).contains("in use by process"));
+    // After close the file is free again.
+    s.close().unwrap();
+    Store::open(dir.path().join("test.db"), Config::default()).unwrap();
+}
+
+fn e_msg(dir: &std::path::Path) -> String {
+    Store::open(dir.join("test.db"), Config::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn dropping_the_store_releases_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    {
+        let s = Store::open(&path, Config::default()).unwrap();
+        let clone = s.clone();
+        drop(s);
+        clone.create(NewDocument::new("t", "x")).unwrap();
+    }
+    Store::open(&path, Config::default()).unwrap();
+}
+
+#[test]
+fn closed_store_refuses_calls() {
+    let (_d, s) = common::store();
+    let d = s.create(NewDocument::new("t", "x")).unwrap();
+    let clone = s.clone();
+    s.close().unwrap();
+    assert!(matches!(clone.get(d.id), Err(Error::Closed)));
+    assert!(matches!(
+        clone.create(NewDocument::new("t", "x")),
+        Err(Error::Closed)
+    ));
+    s.close().unwrap();
+}
+
+/// Run by the parent test in a child process: tries to open the store.
+#[test]
+fn child_process_probe() {
+    let Ok(path) = std::env::var("DOCVAULT_TEST_CHILD_DB") else {
+        return;
+    };
+    match Store::open(&path, Config::default()) {
+        Ok(_) => println!("CHILD-RESULT: opened"),
+        Err(e) => println!("CHILD-RESULT: {} | {}", e.kind(), e),
+    }
+}
+
+fn probe_from_child(path: &std::path::Path) -> String {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_process_probe", "--nocapture", "--test-threads=1"])
+        .env("DOCVAULT_TEST_CHILD_DB", path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD-RESULT: ").map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no result from child: {stdout}"))
+        .to_string()
+}
+
+#[test]
+fn a_second_process_is_told_who_owns_the_store() {
+    let (dir, s) = common::store();
+    let path = dir.path().join("test.db");
+    let r = probe_from_child(&path);
+    assert!(r.starts_with("store_in_use"), "{r}");
+    assert!(
+        r.contains(&format!("process {}", std::process::id())),
+        "{r}"
+    );
+    s.close().unwrap();
+    assert_eq!(probe_from_child(&path), "opened");
+}
+
+#[test]
+fn a_newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    Store::open(&path, Config::default()).unwrap().close().unwrap();
+    let future = docvault::schema::LATEST + 5;
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", future).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    match Store::open(&path, Config::default()).unwrap_err() {
+        Error::SchemaTooNew { found, supported } => {
+            assert_eq!(found, future);
+            assert_eq!(supported, docvault::schema::LATEST);
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "file was modified");
+    let msg = Store::open(&path, Config::default())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains(&future.to_string()) && msg.contains(&docvault::schema::LATEST.to_string()));
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk.db");
+    std::fs::write(&path, b"this is certainly not an sqlite database, just text. ".repeat(200)).unwrap();
+    let e = Store::open(&path, Config::default()).unwrap_err();
+    assert_eq!(e.kind(), "corrupt", "{e}");
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE people (name TEXT)").unwrap();
+    }
+    let e = Store::open(&path, Config::default()).unwrap_err();
+    assert_eq!(e.kind(), "corrupt", "{e}");
+}
+
+#[test]
+fn a_damaged_page_is_reported_by_check_or_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dmg.db");
+    {
+        let s = Store::open(&path, Config::default()).unwrap();
+        for i in 0..200 {
+            s.create(NewDocument::new(format!("doc {i}"), "text ".repeat(200)))
+                .unwrap();
+        }
+        s.close().unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let len = bytes.len();
+    // Scribble over the middle of the file, leaving the header intact.
+    for b in &mut bytes[len / 2..len / 2 + 8192] {
+        *b = 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    match Store::open(&path, Config::default()) {
+        Err(e) => assert_eq!(e.kind(), "corrupt", "{e}"),
+        Ok(s) => match s.check() {
+            Ok(r) => assert!(!r.ok, "check missed the damage"),
+            Err(e) => assert_eq!(e.kind(), "corrupt", "{e}"),
+        },
+    }
+}
+
+#[test]
+fn a_missing_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Store::open(dir.path().join("no/such/dir/x.db"), Config::default()).unwrap_err();
+    assert_eq!(e.kind(), "io", "{e}");
+}
