@@ -45,6 +45,29 @@ pub struct Config {
     pub readers: usize,
 }
 
+impl Config {
+    /// Rejects settings that cannot work, naming the field. [`Store::open`]
+    /// calls it: a bad value is an error, never silently replaced.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_content_bytes == 0 {
+            return Err(Error::validation(
+                "max_content_bytes",
+                "must be greater than 0",
+            ));
+        }
+        if self.readers == 0 {
+            return Err(Error::validation("readers", "must be at least 1"));
+        }
+        if self.access_flush_interval.is_zero() {
+            return Err(Error::validation(
+                "access_flush_interval",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -124,12 +147,7 @@ impl Store {
     /// [`Error::Corrupt`] if it is not a docvault store.
     pub fn open(path: impl AsRef<Path>, config: Config) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        if config.max_content_bytes == 0 {
-            return Err(Error::validation(
-                "max_content_bytes",
-                "must be greater than 0",
-            ));
-        }
+        config.validate()?;
         let lock = StoreLock::acquire(&path)?;
         let mut writer = Connection::open(&path)?;
         configure_common(&writer, config.busy_timeout)?;
@@ -206,6 +224,31 @@ impl Store {
             let _ = h.join();
         }
         self.inner.shutdown()
+    }
+
+    /// Writes a consistent copy of the whole store (including what is still
+    /// in the WAL) to `dest`, which must not exist. The copy is compacted.
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<()> {
+        let dest = dest.as_ref();
+        if dest.exists() {
+            return Err(Error::validation(
+                "backup",
+                format!("{} already exists", dest.display()),
+            ));
+        }
+        self.flush()?;
+        let dest_str = dest
+            .to_str()
+            .ok_or_else(|| Error::validation("backup", "destination path is not valid UTF-8"))?;
+        let conn = self.reader()?;
+        // VACUUM INTO reads one snapshot, so the copy is consistent even
+        // while writers go on. It writes only the new file, but SQLite counts
+        // it as a write, so lift the reader's query_only for its duration.
+        conn.pragma_update(None, "query_only", false)?;
+        let res = conn.execute("VACUUM INTO ?1", [dest_str]);
+        conn.pragma_update(None, "query_only", true)?;
+        res?;
+        Ok(())
     }
 
     /// Writes pending access counts now.

@@ -48,7 +48,10 @@ fn eight_writers_lose_no_update_and_versions_are_gapless() {
     assert_eq!(end.version, total + 1);
     // Every thread's own metadata key survived the others' patches.
     for t in 0..8 {
-        assert_eq!(end.metadata[&format!("t{t}")], MetaValue::Integer(per_thread - 1));
+        assert_eq!(
+            end.metadata[&format!("t{t}")],
+            MetaValue::Integer(per_thread - 1)
+        );
     }
     let versions = s.versions(doc.id).unwrap();
     let numbers: Vec<i64> = versions.iter().rev().map(|v| v.version).collect();
@@ -67,12 +70,19 @@ fn concurrent_creates_all_land() {
             let s = s.clone();
             std::thread::spawn(move || {
                 (0..50)
-                    .map(|i| s.create(NewDocument::new(format!("t{t}-{i}"), "x")).unwrap().id)
+                    .map(|i| {
+                        s.create(NewDocument::new(format!("t{t}-{i}"), "x"))
+                            .unwrap()
+                            .id
+                    })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let mut ids: Vec<i64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut ids: Vec<i64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 400);

@@ -81,9 +81,15 @@ fn unknown_ids_are_not_found() {
     assert_eq!(s.get(42).unwrap_err().kind(), "not_found");
     assert_eq!(s.get(uuid::Uuid::new_v4()).unwrap_err().kind(), "not_found");
     assert_eq!(
-        s.update(42, DocumentPatch { title: Some("x".into()), ..Default::default() })
-            .unwrap_err()
-            .kind(),
+        s.update(
+            42,
+            DocumentPatch {
+                title: Some("x".into()),
+                ..Default::default()
+            }
+        )
+        .unwrap_err()
+        .kind(),
         "not_found"
     );
     assert_eq!(s.delete(42, None).unwrap_err().kind(), "not_found");
@@ -139,8 +145,14 @@ fn validation_errors_name_the_field_and_write_nothing() {
             "quality_score",
         ),
         (NewDocument::new("t", "x").meta("", "v"), "metadata"),
-        (NewDocument::new("t", "x").meta("k".repeat(101), "v"), "metadata"),
-        (NewDocument::new("t", "x").meta("f", f64::INFINITY), "metadata"),
+        (
+            NewDocument::new("t", "x").meta("k".repeat(101), "v"),
+            "metadata",
+        ),
+        (
+            NewDocument::new("t", "x").meta("f", f64::INFINITY),
+            "metadata",
+        ),
         (NewDocument::new("t", "x").status(Status::Deleted), "status"),
     ];
     for (doc, field) in cases {
@@ -158,7 +170,10 @@ fn validation_errors_name_the_field_and_write_nothing() {
 fn unknown_enum_values_list_the_valid_ones() {
     let e = "manual".parse::<DocType>().unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("user_guide") && msg.contains("changelog"), "{msg}");
+    assert!(
+        msg.contains("user_guide") && msg.contains("changelog"),
+        "{msg}"
+    );
     let e = "gone".parse::<Status>().unwrap_err();
     assert!(e.to_string().contains("archived"));
 }
@@ -169,7 +184,9 @@ fn oversized_content_is_rejected() {
         max_content_bytes: 1024,
         ..Config::default()
     });
-    let e = s.create(NewDocument::new("big", "x".repeat(1025))).unwrap_err();
+    let e = s
+        .create(NewDocument::new("big", "x".repeat(1025)))
+        .unwrap_err();
     assert_eq!(validation_field(e), "content");
     s.create(NewDocument::new("ok", "x".repeat(1024))).unwrap();
     let doc = s.create(NewDocument::new("small", "x")).unwrap();
@@ -392,8 +409,14 @@ fn metadata_types_round_trip_exactly() {
                 .meta("whole_float", 42.0)
                 .meta("b", true)
                 .meta("n", MetaValue::Null)
-                .meta("arr", MetaValue::Json(serde_json::json!([1, "two", {"three": 3}])))
-                .meta("obj", MetaValue::Json(serde_json::json!({"a": {"b": [true]}}))),
+                .meta(
+                    "arr",
+                    MetaValue::Json(serde_json::json!([1, "two", {"three": 3}])),
+                )
+                .meta(
+                    "obj",
+                    MetaValue::Json(serde_json::json!({"a": {"b": [true]}})),
+                ),
         )
         .unwrap();
     let got = s.get(doc.id).unwrap().metadata;
@@ -461,9 +484,15 @@ fn defect_soft_deleted_documents_returned_on_some_paths() {
     assert_eq!(s.list(&ListQuery::default()).unwrap().total, 0);
     // Writes treat it as gone too.
     assert_eq!(
-        s.update(doc.id, DocumentPatch { title: Some("x".into()), ..Default::default() })
-            .unwrap_err()
-            .kind(),
+        s.update(
+            doc.id,
+            DocumentPatch {
+                title: Some("x".into()),
+                ..Default::default()
+            }
+        )
+        .unwrap_err()
+        .kind(),
         "not_found"
     );
     // Unless asked for explicitly.
@@ -554,9 +583,7 @@ fn hard_delete_zeroes_the_freed_bytes() {
     }
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let found = bytes
-            .windows(marker.len())
-            .any(|w| w == marker.as_bytes());
+        let found = bytes.windows(marker.len()).any(|w| w == marker.as_bytes());
         assert!(!found, "marker survived a hard delete");
     }
 }
@@ -570,7 +597,11 @@ fn create_many_is_all_or_nothing() {
     assert_eq!(e.kind(), "validation");
     assert_eq!(s.stats().unwrap().documents, 0);
     let docs = s
-        .create_many((0..50).map(|i| NewDocument::new(format!("d{i}"), "x")).collect())
+        .create_many(
+            (0..50)
+                .map(|i| NewDocument::new(format!("d{i}"), "x"))
+                .collect(),
+        )
         .unwrap();
     assert_eq!(docs.len(), 50);
     assert_eq!(s.stats().unwrap().documents, 50);

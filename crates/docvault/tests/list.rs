@@ -3,8 +3,7 @@
 mod common;
 
 use docvault::{
-    DocType, DocumentPatch, ListQuery, MetaValue, NewDocument, Order, SortField, Status,
-    Timestamp,
+    DocType, DocumentPatch, ListQuery, MetaValue, NewDocument, Order, SortField, Status, Timestamp,
 };
 
 fn seed(s: &docvault::Store) {
@@ -110,7 +109,11 @@ fn sorting_by_each_field() {
     assert_eq!(by_access.documents[0].id, charlie);
     assert_eq!(by_access.documents[0].access_count, 3);
     assert!(
-        "nonsense".parse::<SortField>().unwrap_err().to_string().contains("size_bytes"),
+        "nonsense"
+            .parse::<SortField>()
+            .unwrap_err()
+            .to_string()
+            .contains("size_bytes"),
         "the error lists the valid fields"
     );
 }
@@ -119,7 +122,8 @@ fn sorting_by_each_field() {
 fn pages_and_totals() {
     let (_d, s) = common::store();
     for i in 0..25 {
-        s.create(NewDocument::new(format!("doc {i:02}"), "x")).unwrap();
+        s.create(NewDocument::new(format!("doc {i:02}"), "x"))
+            .unwrap();
     }
     let q = |offset| ListQuery {
         limit: 10,
@@ -129,9 +133,15 @@ fn pages_and_totals() {
         ..Default::default()
     };
     let p1 = s.list(&q(0)).unwrap();
-    assert_eq!((p1.total, p1.page, p1.pages, p1.documents.len()), (25, 1, 3, 10));
+    assert_eq!(
+        (p1.total, p1.page, p1.pages, p1.documents.len()),
+        (25, 1, 3, 10)
+    );
     let p3 = s.list(&q(20)).unwrap();
-    assert_eq!((p3.total, p3.page, p3.pages, p3.documents.len()), (25, 3, 3, 5));
+    assert_eq!(
+        (p3.total, p3.page, p3.pages, p3.documents.len()),
+        (25, 3, 3, 5)
+    );
     assert_eq!(p3.documents[0].title, "doc 20");
     let past = s.list(&q(100)).unwrap();
     assert_eq!((past.total, past.documents.len()), (25, 0));
@@ -214,7 +224,10 @@ fn time_ranges() {
     assert_eq!(titles(&updated), ["new"]);
     assert!(Timestamp::parse("2026-01-02").is_ok());
     assert!(Timestamp::parse("2026-01-02T03:04:05+02:00").is_ok());
-    assert_eq!(Timestamp::parse("yesterday").unwrap_err().kind(), "validation");
+    assert_eq!(
+        Timestamp::parse("yesterday").unwrap_err().kind(),
+        "validation"
+    );
 }
 
 #[test]

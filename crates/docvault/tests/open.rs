@@ -82,7 +82,12 @@ fn child_process_probe() {
 
 fn probe_from_child(path: &std::path::Path) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_process_probe", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "child_process_probe",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("DOCVAULT_TEST_CHILD_DB", path)
         .output()
         .unwrap();
@@ -112,7 +117,10 @@ fn a_second_process_is_told_who_owns_the_store() {
 fn a_newer_schema_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");
-    Store::open(&path, Config::default()).unwrap().close().unwrap();
+    Store::open(&path, Config::default())
+        .unwrap()
+        .close()
+        .unwrap();
     let future = docvault::schema::LATEST + 5;
     {
         let c = rusqlite::Connection::open(&path).unwrap();
@@ -130,14 +138,20 @@ fn a_newer_schema_is_refused_untouched() {
     let msg = Store::open(&path, Config::default())
         .unwrap_err()
         .to_string();
-    assert!(msg.contains(&future.to_string()) && msg.contains(&docvault::schema::LATEST.to_string()));
+    assert!(
+        msg.contains(&future.to_string()) && msg.contains(&docvault::schema::LATEST.to_string())
+    );
 }
 
 #[test]
 fn a_file_that_is_not_a_database_is_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.db");
-    std::fs::write(&path, b"this is certainly not an sqlite database, just text. ".repeat(200)).unwrap();
+    std::fs::write(
+        &path,
+        b"this is certainly not an sqlite database, just text. ".repeat(200),
+    )
+    .unwrap();
     let e = Store::open(&path, Config::default()).unwrap_err();
     assert_eq!(e.kind(), "corrupt", "{e}");
 }
@@ -187,4 +201,61 @@ fn a_missing_directory_is_an_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let e = Store::open(dir.path().join("no/such/dir/x.db"), Config::default()).unwrap_err();
     assert_eq!(e.kind(), "io", "{e}");
+}
+
+#[test]
+fn defect_two_instances_served_each_others_stale_data() {
+    // The original let two instances share a file, each caching rows the
+    // other changed. Here the second instance cannot exist.
+    let (dir, s) = common::store();
+    let d = s.create(NewDocument::new("t", "x")).unwrap();
+    assert_eq!(
+        Store::open(dir.path().join("test.db"), Config::default())
+            .unwrap_err()
+            .kind(),
+        "store_in_use"
+    );
+    assert_eq!(s.get(d.id).unwrap().title, "t");
+}
+
+#[test]
+fn defect_invalid_configuration_reset_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cfg.db");
+    for bad in [
+        Config {
+            max_content_bytes: 0,
+            ..Config::default()
+        },
+        Config {
+            readers: 0,
+            ..Config::default()
+        },
+        Config {
+            access_flush_interval: std::time::Duration::ZERO,
+            ..Config::default()
+        },
+    ] {
+        let e = Store::open(&path, bad).unwrap_err();
+        assert_eq!(e.kind(), "validation", "{e}");
+    }
+    // Nothing was created anywhere: not at the path given, not elsewhere.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn defect_backup_copied_the_file_without_its_wal() {
+    let (dir, s) = common::store();
+    for i in 0..50 {
+        s.create(NewDocument::new(format!("d{i}"), "in the wal"))
+            .unwrap();
+    }
+    // The writes sit in the WAL: the main file alone would miss them.
+    assert!(s.stats().unwrap().wal_bytes > 0);
+    let copy = dir.path().join("backup.db");
+    s.backup(&copy).unwrap();
+    assert_eq!(s.backup(&copy).unwrap_err().kind(), "validation");
+    let b = Store::open(&copy, Config::default()).unwrap();
+    assert_eq!(b.stats().unwrap().documents, 50);
+    assert!(b.check().unwrap().ok);
 }
