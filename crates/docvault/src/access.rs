@@ -1,91 +1,130 @@
-//! Access tracking with no writes on the read path.
+//! Access tracking with no writes on the read path, and exact figures.
 //!
-//! A read adds to an in-memory counter for its document; the writer flushes
-//! the counters to disk in one transaction, every `access_flush_interval` and
-//! at close. A read reports the persisted count plus the pending one, so the
-//! figure it returns is exact at every moment. The gate makes "read the
-//! persisted row, add the pending count" and "persist the pending counts,
-//! forget them" mutually exclusive, so no read can count a flushed access
-//! twice or miss one. Memory is bounded by the number of distinct documents
-//! read between two flushes; nothing is ever dropped.
+//! A read adds to an in-memory counter of its document (kept in the same
+//! cache shard as the document, under the lock the read takes anyway). The
+//! writer persists the counters in batches, every `access_flush_interval`
+//! and at close. Every read reports persisted + in-flight + pending, so the
+//! figure it returns is exact at every moment:
+//!
+//! - a flush moves `pending` to `in_flight`, commits, then (under the shard
+//!   lock) adds `in_flight` to the cached persisted figures and clears it;
+//!   a cache hit always sees a consistent sum;
+//! - a cache miss reads the persisted figure from disk; it holds the read
+//!   side of [`Gate`] while doing so, and a flush holds the write side from
+//!   taking the counters to clearing `in_flight`, so a miss never sees a
+//!   flush half done.
+//!
+//! Memory is bounded by the number of distinct documents read between two
+//! flushes; nothing is ever dropped (a failed flush puts its counts back).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::model::Timestamp;
 
-#[derive(Debug, Clone, Copy, Default)]
+/// Reads not yet persisted: how many, and the latest time (µs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Pending {
     pub count: i64,
     pub last: i64,
 }
 
-#[derive(Default)]
-pub(crate) struct Tracker {
-    pending: Mutex<HashMap<i64, Pending>>,
-    gate: RwLock<()>,
+impl Pending {
+    pub(crate) fn add(&mut self, other: Pending) {
+        self.count += other.count;
+        self.last = self.last.max(other.last);
+    }
 }
 
-impl Tracker {
-    /// Held by readers while they combine a persisted row with pending counts.
-    pub(crate) fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.gate.read().unwrap_or_else(|e| e.into_inner())
-    }
+/// Per-shard counters. Always used under the shard's lock.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pending: HashMap<i64, Pending>,
+    in_flight: HashMap<i64, Pending>,
+}
 
-    /// Held by the flusher while it persists and forgets pending counts.
-    pub(crate) fn write_gate(&self) -> RwLockWriteGuard<'_, ()> {
-        self.gate.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Pending>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records one access and returns the pending total including it.
-    pub(crate) fn record(&self, id: i64, at: Timestamp) -> Pending {
-        let mut m = self.map();
-        let p = m.entry(id).or_default();
+impl Counters {
+    /// Records one access; returns everything not yet applied to the
+    /// persisted figure (pending and in flight), this access included.
+    pub(crate) fn record(&mut self, id: i64, at: Timestamp) -> Pending {
+        let p = self.pending.entry(id).or_default();
         p.count += 1;
         p.last = p.last.max(at.0);
-        *p
-    }
-
-    /// The pending total without recording an access.
-    pub(crate) fn peek(&self, id: i64) -> Option<Pending> {
-        self.map().get(&id).copied()
-    }
-
-    /// Takes every pending counter. Call with the write gate held.
-    pub(crate) fn take(&self) -> HashMap<i64, Pending> {
-        std::mem::take(&mut *self.map())
-    }
-
-    /// Puts counters back after a failed flush so that nothing is lost.
-    pub(crate) fn restore(&self, taken: HashMap<i64, Pending>) {
-        let mut m = self.map();
-        for (id, p) in taken {
-            let e = m.entry(id).or_default();
-            e.count += p.count;
-            e.last = e.last.max(p.last);
+        let mut total = *p;
+        if let Some(f) = self.in_flight.get(&id) {
+            total.add(*f);
         }
+        total
+    }
+
+    /// Everything not yet applied to the persisted figure, without
+    /// recording an access.
+    pub(crate) fn peek(&self, id: i64) -> Pending {
+        let mut total = self.pending.get(&id).copied().unwrap_or_default();
+        if let Some(f) = self.in_flight.get(&id) {
+            total.add(*f);
+        }
+        total
+    }
+
+    /// Starts a flush: pending counters become in flight.
+    pub(crate) fn begin_flush(&mut self) -> Vec<(i64, Pending)> {
+        let taken: Vec<(i64, Pending)> = self.pending.drain().collect();
+        for (id, p) in &taken {
+            self.in_flight.entry(*id).or_default().add(*p);
+        }
+        taken
+    }
+
+    /// Ends a flush. On success the in-flight counts are now persisted and
+    /// are returned for the caller to add to cached figures; on failure
+    /// they go back to pending.
+    pub(crate) fn end_flush(&mut self, committed: bool) -> Vec<(i64, Pending)> {
+        let done: Vec<(i64, Pending)> = self.in_flight.drain().collect();
+        if !committed {
+            for (id, p) in &done {
+                self.pending.entry(*id).or_default().add(*p);
+            }
+            return Vec::new();
+        }
+        done
     }
 
     /// Forgets a document (hard delete).
-    pub(crate) fn forget(&self, id: i64) {
-        self.map().remove(&id);
+    pub(crate) fn forget(&mut self, id: i64) {
+        self.pending.remove(&id);
+        self.in_flight.remove(&id);
     }
 
-    /// Number of documents with pending counts.
     pub(crate) fn len(&self) -> usize {
-        self.map().len()
+        self.pending.len() + self.in_flight.len()
     }
 }
 
-/// Applies pending counts to a document read from disk.
-pub(crate) fn apply(doc: &mut crate::model::Document, p: Pending) {
-    doc.access_count += p.count;
-    if p.count > 0 {
-        let last = doc.last_accessed.map_or(p.last, |t| t.0.max(p.last));
-        doc.last_accessed = Some(Timestamp(last));
+/// Orders cache misses against flushes (see the module docs).
+#[derive(Default)]
+pub(crate) struct Gate(RwLock<()>);
+
+impl Gate {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, ()> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
     }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, ()> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The figures a read reports: persisted plus not yet persisted.
+pub(crate) fn combine(
+    persisted_count: i64,
+    persisted_last: Option<i64>,
+    p: Pending,
+) -> (i64, Option<Timestamp>) {
+    let last = match (persisted_last, p.count > 0) {
+        (Some(l), true) => Some(l.max(p.last)),
+        (None, true) => Some(p.last),
+        (l, false) => l,
+    };
+    (persisted_count + p.count, last.map(Timestamp))
 }

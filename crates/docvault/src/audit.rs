@@ -7,7 +7,7 @@
 //! `store_meta`. [`crate::Store::verify_audit`] walks the chain and reports
 //! the first entry that was altered, removed or cut off the end.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -111,7 +111,7 @@ fn entry_hash(
     hex::encode(h.finalize())
 }
 
-fn head(tx: &Transaction<'_>) -> Result<(i64, String)> {
+fn head(tx: &Connection) -> Result<(i64, String)> {
     let v: Option<String> = tx
         .query_row(
             "SELECT value FROM store_meta WHERE key = ?1",
@@ -127,7 +127,7 @@ fn head(tx: &Transaction<'_>) -> Result<(i64, String)> {
 }
 
 /// Appends an entry inside the caller's transaction.
-pub(crate) fn append(tx: &Transaction<'_>, e: &NewEntry<'_>) -> Result<i64> {
+pub(crate) fn append(tx: &Connection, e: &NewEntry<'_>) -> Result<i64> {
     let (_, prev) = head(tx)?;
     let ts = Timestamp::now().0;
     let old = e.old.map(|v| v.to_string());

@@ -1,8 +1,9 @@
 //! Documents: create, read, patch, delete.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -11,7 +12,8 @@ use crate::audit::{self, NewEntry};
 use crate::error::{Error, Result};
 use crate::metadata;
 use crate::model::{
-    DocRef, Document, DocumentPatch, GetOptions, Metadata, NewDocument, Status, Timestamp,
+    DocRef, Document, DocumentPatch, DocumentRecord, GetOptions, Metadata, NewDocument, Status,
+    Timestamp,
 };
 use crate::store::Store;
 use crate::validate;
@@ -38,37 +40,52 @@ fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
     })
 }
 
-/// Maps a row selected with [`COLS`] or [`COLS_NO_CONTENT`]; metadata empty.
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Document> {
+/// Persisted access figures of a row.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Persisted {
+    pub count: i64,
+    pub last: Option<i64>,
+}
+
+/// A row as read: the record (metadata still empty) and its persisted
+/// access figures.
+pub(crate) type Row2 = (DocumentRecord, Persisted);
+
+/// Maps a row selected with [`COLS`] or [`COLS_NO_CONTENT`].
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
     let version: i64 = r.get(18)?;
-    Ok(Document {
-        id: r.get(0)?,
-        uuid: parse_col(r, 1)?,
-        title: r.get(2)?,
-        doc_type: parse_col(r, 3)?,
-        status: parse_col(r, 4)?,
-        format: r.get(5)?,
-        language: r.get(6)?,
-        source_path: r.get(7)?,
-        file_path: r.get(8)?,
-        content: r.get(9)?,
-        content_hash: r.get(10)?,
-        size_bytes: r.get(11)?,
-        created_at: Timestamp(r.get(12)?),
-        updated_at: Timestamp(r.get(13)?),
-        last_accessed: r.get::<_, Option<i64>>(14)?.map(Timestamp),
-        access_count: r.get(15)?,
-        quality_score: r.get(16)?,
-        completeness_score: r.get(17)?,
-        version,
-        // Versions are gapless from 1 and never pruned.
-        version_count: version,
-        metadata: Metadata::new(),
-    })
+    Ok((
+        DocumentRecord {
+            id: r.get(0)?,
+            uuid: parse_col(r, 1)?,
+            title: r.get(2)?,
+            doc_type: parse_col(r, 3)?,
+            status: parse_col(r, 4)?,
+            format: r.get(5)?,
+            language: r.get(6)?,
+            source_path: r.get(7)?,
+            file_path: r.get(8)?,
+            content: r.get(9)?,
+            content_hash: r.get(10)?,
+            size_bytes: r.get(11)?,
+            created_at: Timestamp(r.get(12)?),
+            updated_at: Timestamp(r.get(13)?),
+            quality_score: r.get(16)?,
+            completeness_score: r.get(17)?,
+            version,
+            // Versions are gapless from 1 and never pruned.
+            version_count: version,
+            metadata: Metadata::new(),
+        },
+        Persisted {
+            count: r.get(15)?,
+            last: r.get(14)?,
+        },
+    ))
 }
 
 /// Reads one document row and its metadata, whatever its status.
-pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option<Document>> {
+pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option<Row2>> {
     let cols = if content { COLS } else { COLS_NO_CONTENT };
     let (sql, key): (String, rusqlite::types::Value) = match r {
         DocRef::Id(i) => (
@@ -80,29 +97,29 @@ pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option
             u.to_string().into(),
         ),
     };
-    let doc = conn
+    let row = conn
         .prepare_cached(&sql)?
         .query_row([key], from_row)
         .optional()?;
-    match doc {
-        Some(mut d) => {
+    match row {
+        Some((mut d, p)) => {
             d.metadata = metadata::load(conn, d.id)?;
-            Ok(Some(d))
+            Ok(Some((d, p)))
         }
         None => Ok(None),
     }
 }
 
 /// Reads a live (not soft-deleted) document inside a write, or fails.
-fn load_live(tx: &Transaction<'_>, r: DocRef) -> Result<Document> {
-    match load(tx, r, true)? {
-        Some(d) if d.status != Status::Deleted => Ok(d),
+fn load_live(conn: &Connection, r: DocRef) -> Result<Row2> {
+    match load(conn, r, true)? {
+        Some(row) if row.0.status != Status::Deleted => Ok(row),
         _ => Err(Error::not_found("document", r)),
     }
 }
 
 /// The part of a document the audit trail records.
-pub(crate) fn summary(d: &Document) -> serde_json::Value {
+pub(crate) fn summary(d: &DocumentRecord) -> serde_json::Value {
     json!({
         "title": d.title,
         "type": d.doc_type,
@@ -128,7 +145,7 @@ pub(crate) struct VersionRow<'a> {
 /// (stored NULL here); the previous current version, if any, gets its own
 /// copy of `previous_content`.
 pub(crate) fn push_version(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: i64,
     previous_content: Option<&str>,
     v: &VersionRow<'_>,
@@ -181,7 +198,7 @@ fn validate_new(d: &NewDocument, max: usize) -> Result<()> {
     validate::metadata(&d.metadata, max)
 }
 
-fn insert(tx: &Transaction<'_>, d: &NewDocument, started: Instant) -> Result<Document> {
+fn insert(tx: &Connection, d: &NewDocument, started: Instant) -> Result<DocumentRecord> {
     let now = Timestamp::now().0;
     let uuid = uuid::Uuid::new_v4();
     let hash = sha256_hex(&d.content);
@@ -226,7 +243,7 @@ fn insert(tx: &Transaction<'_>, d: &NewDocument, started: Instant) -> Result<Doc
     for (k, v) in &d.metadata {
         metadata::set(tx, id, k, v)?;
     }
-    let doc = load(tx, DocRef::Id(id), true)?
+    let (doc, _) = load(tx, DocRef::Id(id), true)?
         .ok_or_else(|| Error::Database("inserted document vanished".into()))?;
     audit::append(
         tx,
@@ -242,13 +259,26 @@ fn insert(tx: &Transaction<'_>, d: &NewDocument, started: Instant) -> Result<Doc
     Ok(doc)
 }
 
+/// A fresh document as returned by a write: no reads yet, or the reads
+/// counted so far.
+fn fresh(record: DocumentRecord) -> Document {
+    Document {
+        record: Arc::new(record),
+        access_count: 0,
+        last_accessed: None,
+    }
+}
+
 impl Store {
     /// Creates a document and returns it as stored (with id, uuid, hash,
     /// version 1).
     pub fn create(&self, doc: NewDocument) -> Result<Document> {
         let started = Instant::now();
-        validate_new(&doc, self.inner.config.max_content_bytes)?;
-        self.write(|tx| insert(tx, &doc, started))
+        let out = validate_new(&doc, self.inner.config.max_content_bytes)
+            .and_then(|()| self.write(move |tx| insert(tx, &doc, started)))
+            .map(fresh);
+        self.inner.metrics.create.done(started, &out);
+        out
     }
 
     /// Creates many documents in one transaction: all or none.
@@ -257,7 +287,15 @@ impl Store {
         for d in &docs {
             validate_new(d, self.inner.config.max_content_bytes)?;
         }
-        self.write(|tx| docs.iter().map(|d| insert(tx, d, started)).collect())
+        let out = self
+            .write(move |tx| {
+                docs.iter()
+                    .map(|d| insert(tx, d, started))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .map(|v| v.into_iter().map(fresh).collect());
+        self.inner.metrics.create.done(started, &out);
+        out
     }
 
     /// Reads a live document with its content.
@@ -267,59 +305,150 @@ impl Store {
 
     /// Reads a document. Soft-deleted documents are [`Error::NotFound`]
     /// unless `opts.include_deleted` is set. Counts as an access.
+    ///
+    /// Served from the read cache when it holds the document; the record is
+    /// then shared with the cache, not copied.
     pub fn get_with(&self, r: impl Into<DocRef>, opts: GetOptions) -> Result<Document> {
         let r = r.into();
-        let conn = self.reader()?;
-        let tracking = self.inner.config.access_tracking;
-        let _gate = tracking.then(|| self.inner.access.read_gate());
-        match load(&conn, r, opts.include_content)? {
-            Some(mut d) if opts.include_deleted || d.status != Status::Deleted => {
-                if tracking {
-                    let p = self.inner.access.record(d.id, Timestamp::now());
-                    access::apply(&mut d, p);
-                }
-                Ok(d)
-            }
-            _ => Err(Error::not_found("document", r)),
+        if self.is_closed() {
+            return Err(Error::Closed);
         }
+        let sample = crate::metrics::sample_this_get();
+        let started = sample.then(Instant::now);
+        let id = match r {
+            DocRef::Id(i) => Some(i),
+            DocRef::Uuid(u) => self.inner.cache.id_of(&u),
+        };
+        if let Some(id) = id {
+            if let Some(found) = self.get_cached(id, r, opts) {
+                if let Some(t) = started {
+                    self.inner.metrics.get_hit.sample(t.elapsed());
+                }
+                return found;
+            }
+        }
+        let started = Instant::now();
+        let out = self.get_uncached(r, opts);
+        self.inner.metrics.get_miss.done(started, &out);
+        out
+    }
+
+    /// The cache hit path: one shard lock, no database.
+    fn get_cached(&self, id: i64, r: DocRef, opts: GetOptions) -> Option<Result<Document>> {
+        let cache = &self.inner.cache;
+        let mut shard = cache.shard(id);
+        let e = shard.get(id)?;
+        let record = Arc::clone(&e.record);
+        let (pc, pl) = (e.persisted_count, e.persisted_last);
+        if let DocRef::Uuid(u) = r {
+            if record.uuid != u {
+                return None;
+            }
+        }
+        shard.hits += 1;
+        if !opts.include_deleted && record.status == Status::Deleted {
+            return Some(Err(Error::not_found("document", r)));
+        }
+        let pending = if self.inner.config.access_tracking {
+            shard.counters.record(id, Timestamp::now())
+        } else {
+            Default::default()
+        };
+        drop(shard);
+        let (access_count, last_accessed) = access::combine(pc, pl, pending);
+        let record = if opts.include_content {
+            record
+        } else {
+            Arc::new(DocumentRecord {
+                content: None,
+                ..(*record).clone()
+            })
+        };
+        Some(Ok(Document {
+            record,
+            access_count,
+            last_accessed,
+        }))
+    }
+
+    fn get_uncached(&self, r: DocRef, opts: GetOptions) -> Result<Document> {
+        let cache = &self.inner.cache;
+        let generation = cache.generation();
+        let conn = self.reader()?;
+        let _gate = self.inner.gate.read();
+        // Load with content even when not asked, so the cache can keep it.
+        let Some((record, persisted)) = load(&conn, r, opts.include_content || cache.enabled())?
+        else {
+            return Err(Error::not_found("document", r));
+        };
+        let record = Arc::new(record);
+        let mut shard = cache.shard(record.id);
+        shard.misses += 1;
+        shard.insert_if_current(
+            cache,
+            generation,
+            Arc::clone(&record),
+            persisted.count,
+            persisted.last,
+        );
+        if !opts.include_deleted && record.status == Status::Deleted {
+            return Err(Error::not_found("document", r));
+        }
+        let pending = if self.inner.config.access_tracking {
+            shard.counters.record(record.id, Timestamp::now())
+        } else {
+            Default::default()
+        };
+        drop(shard);
+        let (access_count, last_accessed) =
+            access::combine(persisted.count, persisted.last, pending);
+        let record = if opts.include_content || record.content.is_none() {
+            record
+        } else {
+            Arc::new(DocumentRecord {
+                content: None,
+                ..(*record).clone()
+            })
+        };
+        Ok(Document {
+            record,
+            access_count,
+            last_accessed,
+        })
     }
 
     /// Reads many documents by id, in the order given; `None` where a
     /// document is missing (or soft-deleted and not asked for).
     pub fn get_many(&self, ids: &[i64], opts: GetOptions) -> Result<Vec<Option<Document>>> {
-        let conn = self.reader()?;
-        let tracking = self.inner.config.access_tracking;
-        let _gate = tracking.then(|| self.inner.access.read_gate());
-        let now = Timestamp::now();
-        ids.iter()
-            .map(|&id| {
-                Ok(match load(&conn, DocRef::Id(id), opts.include_content)? {
-                    Some(mut d) if opts.include_deleted || d.status != Status::Deleted => {
-                        if tracking {
-                            let p = self.inner.access.record(d.id, now);
-                            access::apply(&mut d, p);
-                        }
-                        Some(d)
-                    }
-                    _ => None,
-                })
+        let started = Instant::now();
+        let out = ids
+            .iter()
+            .map(|&id| match self.get_with(id, opts) {
+                Ok(d) => Ok(Some(d)),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
             })
-            .collect()
+            .collect();
+        self.inner.metrics.get_many.done(started, &out);
+        out
     }
 
     /// Finds the live document imported from `source_path`, if any. Does
     /// not count as an access.
     pub fn find_by_source_path(&self, source_path: &str) -> Result<Option<Document>> {
-        let conn = self.reader()?;
-        let id: Option<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM documents WHERE source_path = ?1 AND status != 'deleted'
-                 ORDER BY id LIMIT 1",
-            )?
-            .query_row([source_path], |r| r.get(0))
-            .optional()?;
+        let id: Option<i64> = {
+            let conn = self.reader()?;
+            let id = conn
+                .prepare_cached(
+                    "SELECT id FROM documents WHERE source_path = ?1 AND status != 'deleted'
+                     ORDER BY id LIMIT 1",
+                )?
+                .query_row([source_path], |r| r.get(0))
+                .optional()?;
+            id
+        };
         match id {
-            Some(id) => load(&conn, DocRef::Id(id), true),
+            Some(id) => self.peek(DocRef::Id(id)).map(Some),
             None => Ok(None),
         }
     }
@@ -329,53 +458,20 @@ impl Store {
     /// [`Error::Conflict`] (changing nothing) if the document's version moved.
     /// A patch that changes nothing writes nothing.
     pub fn update(&self, r: impl Into<DocRef>, patch: DocumentPatch) -> Result<Document> {
-        let r = r.into();
         let started = Instant::now();
-        let max = self.inner.config.max_content_bytes;
-        if let Some(t) = &patch.title {
-            validate::title(t)?;
-        }
-        if let Some(l) = &patch.language {
-            validate::language(l)?;
-        }
-        if let Some(f) = &patch.format {
-            validate::format(f)?;
-        }
-        if patch.status == Some(Status::Deleted) {
-            return Err(Error::validation(
-                "status",
-                "use delete to delete a document",
-            ));
-        }
-        if let Some(c) = &patch.content {
-            validate::content(c, max)?;
-        }
-        if let Some(s) = patch.quality_score {
-            validate::score("quality_score", s)?;
-        }
-        if let Some(s) = patch.completeness_score {
-            validate::score("completeness_score", s)?;
-        }
-        validate::short_text(
-            "source_path",
-            patch.source_path.as_ref().and_then(|p| p.as_deref()),
-        )?;
-        validate::short_text(
-            "file_path",
-            patch.file_path.as_ref().and_then(|p| p.as_deref()),
-        )?;
-        validate::short_text("author", patch.author.as_deref())?;
-        validate::short_text("comment", patch.comment.as_deref())?;
-        if let Some(m) = &patch.replace_meta {
-            validate::metadata(m, max)?;
-        }
-        validate::metadata(&patch.set_meta, max)?;
-        for k in &patch.unset_meta {
-            validate::meta_key(k)?;
-        }
+        let out = self.update_inner(r.into(), patch, started);
+        self.inner.metrics.update.done(started, &out);
+        out
+    }
 
-        let out = self.write(|tx| {
-            let old = load_live(tx, r)?;
+    fn update_inner(&self, r: DocRef, patch: DocumentPatch, started: Instant) -> Result<Document> {
+        let max = self.inner.config.max_content_bytes;
+        validate_patch(&patch, max)?;
+        // Held across the write so that no flush moves access counts between
+        // the figures read in the transaction and the pending ones.
+        let _gate = self.inner.gate.read();
+        let out = self.write(move |tx| {
+            let (old, persisted) = load_live(tx, r)?;
             if let Some(expected) = patch.expect_version {
                 if expected != old.version {
                     return Err(Error::Conflict {
@@ -385,58 +481,14 @@ impl Store {
                     });
                 }
             }
-            let mut new = old.clone();
-            let p = &patch;
-            if let Some(v) = &p.title {
-                new.title = v.clone();
-            }
-            if let Some(v) = p.doc_type {
-                new.doc_type = v;
-            }
-            if let Some(v) = p.status {
-                new.status = v;
-            }
-            if let Some(v) = &p.format {
-                new.format = v.clone();
-            }
-            if let Some(v) = &p.language {
-                new.language = v.clone();
-            }
-            if let Some(v) = &p.source_path {
-                new.source_path = v.clone();
-            }
-            if let Some(v) = &p.file_path {
-                new.file_path = v.clone();
-            }
-            if let Some(v) = p.quality_score {
-                new.quality_score = v;
-            }
-            if let Some(v) = p.completeness_score {
-                new.completeness_score = v;
-            }
-            if let Some(m) = &p.replace_meta {
-                new.metadata = m.clone();
-            }
-            for (k, v) in &p.set_meta {
-                new.metadata.insert(k.clone(), v.clone());
-            }
-            for k in &p.unset_meta {
-                new.metadata.remove(k);
-            }
-            let content_changed = matches!(&p.content, Some(c) if Some(c) != old.content.as_ref());
-            if content_changed {
-                let c = p.content.clone().unwrap_or_default();
-                new.content_hash = sha256_hex(&c);
-                new.size_bytes = c.len() as i64;
-                new.content = Some(c);
-                new.version = old.version + 1;
-                new.version_count = new.version;
-            }
+            let (new, content_changed) = apply_patch(&old, &patch);
             if new == old {
-                return Ok(None);
+                return Ok((old, persisted, false));
             }
+            let mut new = new;
             let now = Timestamp::now();
             new.updated_at = now;
+            let p = &patch;
             if content_changed {
                 push_version(
                     tx,
@@ -455,12 +507,10 @@ impl Store {
                 )?;
             }
             write_row(tx, &new)?;
-            if new.metadata != old.metadata {
-                sync_metadata(tx, old.id, &old.metadata, &new.metadata)?;
-            }
             let mut old_s = summary(&old);
             let mut new_s = summary(&new);
             if new.metadata != old.metadata {
+                sync_metadata(tx, old.id, &old.metadata, &new.metadata)?;
                 old_s["metadata_keys"] = json!(old.metadata.keys().collect::<Vec<_>>());
                 new_s["metadata_keys"] = json!(new.metadata.keys().collect::<Vec<_>>());
             }
@@ -475,13 +525,13 @@ impl Store {
                     duration_us: started.elapsed().as_micros() as i64,
                 },
             )?;
-            Ok(Some(new))
+            Ok((new, persisted, true))
         })?;
-        match out {
-            Some(d) => Ok(self.with_pending_access(d)),
-            // Nothing changed: the current state is the answer.
-            None => self.peek(r),
+        let (record, persisted, changed) = out;
+        if changed {
+            self.inner.cache.invalidate(record.id);
         }
+        Ok(self.with_access(record, persisted))
     }
 
     /// Soft-deletes: the document is hidden from get, list and search until
@@ -489,8 +539,9 @@ impl Store {
     pub fn delete(&self, r: impl Into<DocRef>, actor: Option<&str>) -> Result<()> {
         let r = r.into();
         let started = Instant::now();
-        self.write(|tx| {
-            let old = load_live(tx, r)?;
+        let actor = actor.map(str::to_owned);
+        let out = self.write(move |tx| {
+            let (old, _) = load_live(tx, r)?;
             let now = Timestamp::now().0;
             tx.prepare_cached(
                 "UPDATE documents SET status = 'deleted', status_before_delete = status, updated_at = ?1 WHERE id = ?2",
@@ -503,22 +554,30 @@ impl Store {
                 &NewEntry {
                     operation: "delete",
                     document_id: Some(old.id),
-                    actor,
+                    actor: actor.as_deref(),
                     old: Some(&summary(&old)),
                     new: Some(&new_s),
                     duration_us: started.elapsed().as_micros() as i64,
                 },
             )?;
-            Ok(())
-        })
+            Ok(old.id)
+        });
+        if let Ok(id) = out {
+            self.inner.cache.invalidate(id);
+        }
+        let out = out.map(|_| ());
+        self.inner.metrics.delete.done(started, &out);
+        out
     }
 
     /// Reverses a soft delete, restoring the status the document had.
     pub fn undelete(&self, r: impl Into<DocRef>, actor: Option<&str>) -> Result<Document> {
         let r = r.into();
         let started = Instant::now();
-        self.write(|tx| {
-            let old = load(tx, r, false)?.ok_or_else(|| Error::not_found("document", r))?;
+        let actor = actor.map(str::to_owned);
+        let _gate = self.inner.gate.read();
+        let out = self.write(move |tx| {
+            let (old, _) = load(tx, r, false)?.ok_or_else(|| Error::not_found("document", r))?;
             if old.status != Status::Deleted {
                 return Err(Error::validation(
                     "status",
@@ -531,22 +590,27 @@ impl Store {
                  status_before_delete = NULL, updated_at = ?1 WHERE id = ?2",
             )?
             .execute(params![now, old.id])?;
-            let new = load(tx, DocRef::Id(old.id), true)?
+            let (new, persisted) = load(tx, DocRef::Id(old.id), true)?
                 .ok_or_else(|| Error::not_found("document", r))?;
             audit::append(
                 tx,
                 &NewEntry {
                     operation: "undelete",
                     document_id: Some(old.id),
-                    actor,
+                    actor: actor.as_deref(),
                     old: Some(&summary(&old)),
                     new: Some(&summary(&new)),
                     duration_us: started.elapsed().as_micros() as i64,
                 },
             )?;
-            Ok(new)
-        })
-        .map(|d| self.with_pending_access(d))
+            Ok((new, persisted))
+        });
+        if let Ok((d, _)) = &out {
+            self.inner.cache.invalidate(d.id);
+        }
+        let out = out.map(|(d, p)| self.with_access(d, p));
+        self.inner.metrics.undelete.done(started, &out);
+        out
     }
 
     /// Deletes a document for good: its row, versions and metadata. Freed
@@ -555,8 +619,9 @@ impl Store {
     pub fn hard_delete(&self, r: impl Into<DocRef>, actor: Option<&str>) -> Result<()> {
         let r = r.into();
         let started = Instant::now();
-        self.write(|tx| {
-            let old = load(tx, r, false)?.ok_or_else(|| Error::not_found("document", r))?;
+        let actor = actor.map(str::to_owned);
+        let out = self.write(move |tx| {
+            let (old, _) = load(tx, r, false)?.ok_or_else(|| Error::not_found("document", r))?;
             tx.prepare_cached("DELETE FROM documents WHERE id = ?1")?
                 .execute([old.id])?;
             audit::append(
@@ -564,35 +629,143 @@ impl Store {
                 &NewEntry {
                     operation: "hard_delete",
                     document_id: Some(old.id),
-                    actor,
+                    actor: actor.as_deref(),
                     old: Some(&summary(&old)),
                     new: None,
                     duration_us: started.elapsed().as_micros() as i64,
                 },
             )?;
-            self.inner.access.forget(old.id);
-            Ok(())
-        })
+            Ok(old.id)
+        });
+        if let Ok(id) = out {
+            self.inner.cache.invalidate(id);
+            self.inner.cache.shard(id).counters.forget(id);
+        }
+        let out = out.map(|_| ());
+        self.inner.metrics.hard_delete.done(started, &out);
+        out
     }
 
-    /// Reads without counting an access (for results of writes).
+    /// Reads without counting an access (for lookups).
     pub(crate) fn peek(&self, r: DocRef) -> Result<Document> {
         let conn = self.reader()?;
-        let _gate = self.inner.access.read_gate();
-        let d = load(&conn, r, true)?.ok_or_else(|| Error::not_found("document", r))?;
-        Ok(self.with_pending_access(d))
+        let _gate = self.inner.gate.read();
+        let (d, p) = load(&conn, r, true)?.ok_or_else(|| Error::not_found("document", r))?;
+        Ok(self.with_access(d, p))
     }
 
-    pub(crate) fn with_pending_access(&self, mut d: Document) -> Document {
-        if let Some(p) = self.inner.access.peek(d.id) {
-            access::apply(&mut d, p);
+    /// Wraps a record with its persisted access figures plus pending ones.
+    /// Call with the gate's read side held since `persisted` was read.
+    pub(crate) fn with_access(&self, record: DocumentRecord, persisted: Persisted) -> Document {
+        let pending = self.inner.cache.shard(record.id).counters.peek(record.id);
+        let (access_count, last_accessed) =
+            access::combine(persisted.count, persisted.last, pending);
+        Document {
+            record: Arc::new(record),
+            access_count,
+            last_accessed,
         }
-        d
     }
 }
 
+fn validate_patch(patch: &DocumentPatch, max: usize) -> Result<()> {
+    if let Some(t) = &patch.title {
+        validate::title(t)?;
+    }
+    if let Some(l) = &patch.language {
+        validate::language(l)?;
+    }
+    if let Some(f) = &patch.format {
+        validate::format(f)?;
+    }
+    if patch.status == Some(Status::Deleted) {
+        return Err(Error::validation(
+            "status",
+            "use delete to delete a document",
+        ));
+    }
+    if let Some(c) = &patch.content {
+        validate::content(c, max)?;
+    }
+    if let Some(s) = patch.quality_score {
+        validate::score("quality_score", s)?;
+    }
+    if let Some(s) = patch.completeness_score {
+        validate::score("completeness_score", s)?;
+    }
+    validate::short_text(
+        "source_path",
+        patch.source_path.as_ref().and_then(|p| p.as_deref()),
+    )?;
+    validate::short_text(
+        "file_path",
+        patch.file_path.as_ref().and_then(|p| p.as_deref()),
+    )?;
+    validate::short_text("author", patch.author.as_deref())?;
+    validate::short_text("comment", patch.comment.as_deref())?;
+    if let Some(m) = &patch.replace_meta {
+        validate::metadata(m, max)?;
+    }
+    validate::metadata(&patch.set_meta, max)?;
+    for k in &patch.unset_meta {
+        validate::meta_key(k)?;
+    }
+    Ok(())
+}
+
+/// The record with the patch applied, and whether its content changed.
+fn apply_patch(old: &DocumentRecord, p: &DocumentPatch) -> (DocumentRecord, bool) {
+    let mut new = old.clone();
+    if let Some(v) = &p.title {
+        new.title = v.clone();
+    }
+    if let Some(v) = p.doc_type {
+        new.doc_type = v;
+    }
+    if let Some(v) = p.status {
+        new.status = v;
+    }
+    if let Some(v) = &p.format {
+        new.format = v.clone();
+    }
+    if let Some(v) = &p.language {
+        new.language = v.clone();
+    }
+    if let Some(v) = &p.source_path {
+        new.source_path = v.clone();
+    }
+    if let Some(v) = &p.file_path {
+        new.file_path = v.clone();
+    }
+    if let Some(v) = p.quality_score {
+        new.quality_score = v;
+    }
+    if let Some(v) = p.completeness_score {
+        new.completeness_score = v;
+    }
+    if let Some(m) = &p.replace_meta {
+        new.metadata = m.clone();
+    }
+    for (k, v) in &p.set_meta {
+        new.metadata.insert(k.clone(), v.clone());
+    }
+    for k in &p.unset_meta {
+        new.metadata.remove(k);
+    }
+    let content_changed = matches!(&p.content, Some(c) if Some(c) != old.content.as_ref());
+    if content_changed {
+        let c = p.content.clone().unwrap_or_default();
+        new.content_hash = sha256_hex(&c);
+        new.size_bytes = c.len() as i64;
+        new.content = Some(c);
+        new.version = old.version + 1;
+        new.version_count = new.version;
+    }
+    (new, content_changed)
+}
+
 /// Writes every column of `d` that a patch can change.
-pub(crate) fn write_row(tx: &Transaction<'_>, d: &Document) -> Result<()> {
+pub(crate) fn write_row(tx: &Connection, d: &DocumentRecord) -> Result<()> {
     tx.prepare_cached(
         "UPDATE documents SET title = ?1, doc_type = ?2, status = ?3, format = ?4, language = ?5,
             source_path = ?6, file_path = ?7, content = ?8, content_hash = ?9, size_bytes = ?10,
@@ -619,7 +792,7 @@ pub(crate) fn write_row(tx: &Transaction<'_>, d: &Document) -> Result<()> {
     Ok(())
 }
 
-fn sync_metadata(tx: &Transaction<'_>, id: i64, old: &Metadata, new: &Metadata) -> Result<()> {
+fn sync_metadata(tx: &Connection, id: i64, old: &Metadata, new: &Metadata) -> Result<()> {
     for k in old.keys() {
         if !new.contains_key(k) {
             metadata::remove(tx, id, k)?;

@@ -25,25 +25,30 @@
 
 mod access;
 pub mod audit;
+mod cache;
 mod documents;
 pub mod error;
 mod list;
 mod lock;
 mod maintenance;
 mod metadata;
+pub mod metrics;
 pub mod model;
 mod pool;
 pub mod schema;
 mod store;
 pub mod validate;
 mod versions;
+mod writer;
 
 pub use audit::{AuditEntry, AuditQuery, AuditVerification};
+pub use cache::CacheStats;
 pub use error::{Error, Result};
 pub use list::MAX_LIMIT;
 pub use maintenance::{CheckReport, Stats};
+pub use metrics::MetricsSnapshot;
 pub use model::{
-    DocRef, DocType, Document, DocumentPatch, GetOptions, ListQuery, MetaValue, Metadata,
-    NewDocument, Order, Page, SortField, Status, Timestamp, Version, VersionInfo,
+    DocRef, DocType, Document, DocumentPatch, DocumentRecord, GetOptions, ListQuery, MetaValue,
+    Metadata, NewDocument, Order, Page, SortField, Status, Timestamp, Version, VersionInfo,
 };
 pub use store::{Config, Durability, Store};

@@ -99,8 +99,9 @@ impl Store {
             self.flush()?;
         }
         let (where_sql, mut params) = filters(q, "");
+        let started = std::time::Instant::now();
         let conn = self.reader()?;
-        let _gate = self.inner.access.read_gate();
+        let _gate = self.inner.gate.read();
         let total: i64 = conn
             .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
             .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
@@ -119,23 +120,25 @@ impl Store {
         params.push(Value::Integer(q.limit));
         params.push(Value::Integer(q.offset));
         let mut stmt = conn.prepare_cached(&sql)?;
-        let mut docs = stmt
+        let mut rows = stmt
             .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let ids: Vec<i64> = docs.iter().map(|d| d.id).collect();
+        let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
         let mut meta = metadata::load_many(&conn, &ids)?;
-        for d in &mut docs {
+        for (d, _) in &mut rows {
             d.metadata = meta.remove(&d.id).unwrap_or_default();
         }
-        let docs = docs
+        let docs = rows
             .into_iter()
-            .map(|d| self.with_pending_access(d))
+            .map(|(d, p)| self.with_access(d, p))
             .collect();
-        Ok(Page {
+        let out = Ok(Page {
             documents: docs,
             total,
             page: q.offset / q.limit + 1,
             pages: (total + q.limit - 1) / q.limit,
-        })
+        });
+        self.inner.metrics.list.done(started, &out);
+        out
     }
 }

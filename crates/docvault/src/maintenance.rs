@@ -97,9 +97,45 @@ impl Store {
             wal_bytes,
             total_bytes: db_bytes + wal_bytes,
             operations: self.inner.operations.load(Ordering::Relaxed),
-            pending_access_updates: self.inner.access.len(),
+            pending_access_updates: self.pending_access_updates(),
             schema_version: schema::version(&conn)?,
         })
+    }
+
+    fn pending_access_updates(&self) -> usize {
+        let mut n = 0;
+        self.inner.cache.for_each_shard(|s| n += s.counters.len());
+        n
+    }
+
+    /// Operation counts and latencies, cache, pool and writer figures.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = &self.inner.metrics;
+        let cache = self.inner.cache.stats();
+        crate::metrics::MetricsSnapshot {
+            get_hit: m.get_hit.snapshot(Some(cache.hits)),
+            get_miss: m.get_miss.snapshot(None),
+            get_many: m.get_many.snapshot(None),
+            list: m.list.snapshot(None),
+            search: m.search.snapshot(None),
+            create: m.create.snapshot(None),
+            update: m.update.snapshot(None),
+            delete: m.delete.snapshot(None),
+            undelete: m.undelete.snapshot(None),
+            hard_delete: m.hard_delete.snapshot(None),
+            restore: m.restore.snapshot(None),
+            cache,
+            idle_readers: self.inner.readers.idle(),
+            commits: self.inner.writer_counters.commits.load(Relaxed),
+            write_jobs: self.inner.writer_counters.jobs.load(Relaxed),
+            pending_access_updates: self.pending_access_updates(),
+        }
+    }
+
+    /// Drops every cached document (the next reads go to the database).
+    pub fn clear_cache(&self) {
+        self.inner.cache.clear();
     }
 
     /// Refreshes the query planner's statistics (ANALYZE, PRAGMA optimize)

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -321,9 +322,12 @@ impl From<uuid::Uuid> for DocRef {
     }
 }
 
-/// A stored document.
+/// Everything stored about a document except its read statistics.
+///
+/// Shared, immutable snapshots of it sit in the read cache; [`Document`]
+/// wraps one with the access figures of the moment it was read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Document {
+pub struct DocumentRecord {
     /// Integer id, assigned at creation, never reused.
     pub id: i64,
     /// Random uuid, assigned at creation.
@@ -354,10 +358,6 @@ pub struct Document {
     pub created_at: Timestamp,
     /// Time of the last write (never changed by reads).
     pub updated_at: Timestamp,
-    /// Time of the last read, if any.
-    pub last_accessed: Option<Timestamp>,
-    /// Number of reads, including those not yet flushed to disk.
-    pub access_count: i64,
     /// Optional quality score, 0–100.
     pub quality_score: Option<f64>,
     /// Optional completeness score, 0–100.
@@ -368,6 +368,29 @@ pub struct Document {
     pub version_count: i64,
     /// Typed metadata.
     pub metadata: Metadata,
+}
+
+/// A document as read: a shared [`DocumentRecord`] (reach its fields
+/// directly, `doc.title`, through `Deref`) plus the access figures at the
+/// moment of the read.
+///
+/// Cloning is cheap: the record, content included, is shared, never copied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The stored fields.
+    #[serde(flatten)]
+    pub record: Arc<DocumentRecord>,
+    /// Number of reads, including those not yet flushed to disk.
+    pub access_count: i64,
+    /// Time of the last read, if any.
+    pub last_accessed: Option<Timestamp>,
+}
+
+impl std::ops::Deref for Document {
+    type Target = DocumentRecord;
+    fn deref(&self) -> &DocumentRecord {
+        &self.record
+    }
 }
 
 /// A document to create. Build with [`NewDocument::new`] and the setters.

@@ -56,6 +56,11 @@ impl Pool {
         })
     }
 
+    /// Idle connections now.
+    pub(crate) fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Closes every idle connection.
     pub(crate) fn clear(&self) {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();

@@ -3,17 +3,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection};
 
-use crate::access::Tracker;
+use crate::access::Gate;
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
+use crate::metrics::Metrics;
 use crate::pool::Pool;
 use crate::schema;
+use crate::writer::{Writer, WriterCounters};
 
 /// How much a committed write survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +46,9 @@ pub struct Config {
     pub access_flush_interval: Duration,
     /// Idle reader connections kept open (default: number of cores).
     pub readers: usize,
+    /// Read cache capacity in bytes (default 64 MiB; 0 disables the cache).
+    /// The cache holds documents as stored, content included.
+    pub cache_capacity_bytes: usize,
 }
 
 impl Config {
@@ -77,6 +83,7 @@ impl Default for Config {
             access_tracking: true,
             access_flush_interval: Duration::from_secs(1),
             readers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cache_capacity_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -105,9 +112,12 @@ pub struct Store {
 pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) config: Config,
-    writer: Mutex<Option<Connection>>,
+    writer: RwLock<Option<Writer>>,
+    pub(crate) writer_counters: Arc<WriterCounters>,
     pub(crate) readers: Pool,
-    pub(crate) access: Tracker,
+    pub(crate) cache: Cache,
+    pub(crate) gate: Gate,
+    pub(crate) metrics: Metrics,
     pub(crate) operations: AtomicU64,
     closed: AtomicBool,
     lock: Mutex<Option<StoreLock>>,
@@ -172,11 +182,16 @@ impl Store {
         writer.pragma_update(None, "secure_delete", true)?;
         schema::migrate(&mut writer)?;
 
+        let writer_counters = Arc::new(WriterCounters::default());
+        let writer = Writer::start(writer, Arc::clone(&writer_counters))?;
         let inner = Arc::new(Inner {
             readers: Pool::new(path.clone(), config.readers, configure_reader),
             path,
-            writer: Mutex::new(Some(writer)),
-            access: Tracker::default(),
+            writer: RwLock::new(Some(writer)),
+            writer_counters,
+            cache: Cache::new(config.cache_capacity_bytes),
+            gate: Gate::default(),
+            metrics: Metrics::default(),
             operations: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
@@ -256,16 +271,25 @@ impl Store {
         self.inner.flush_access()
     }
 
-    /// Runs `f` in one IMMEDIATE transaction on the writer connection.
-    /// An error rolls everything back.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut guard = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let conn = guard.as_mut().ok_or(Error::Closed)?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        self.inner.operations.fetch_add(1, Ordering::Relaxed);
-        Ok(out)
+    /// Runs `f` in the writer's next group transaction, inside its own
+    /// savepoint: an error rolls back `f`'s changes only. Returns after the
+    /// commit.
+    pub(crate) fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let guard = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
+        let writer = guard.as_ref().ok_or(Error::Closed)?;
+        let out = writer.submit(f);
+        if out.is_ok() {
+            self.inner.operations.fetch_add(1, Ordering::Relaxed);
+        }
+        out
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Relaxed)
     }
 
     /// Borrows a reader connection.
@@ -285,49 +309,55 @@ impl Inner {
         cv.notify_all();
     }
 
+    /// Persists pending access counts (see `access`).
     pub(crate) fn flush_access(&self) -> Result<()> {
-        let _gate = self.access.write_gate();
-        let taken = self.access.take();
+        let _gate = self.gate.write();
+        let mut taken = Vec::new();
+        self.cache
+            .for_each_shard(|s| taken.extend(s.counters.begin_flush()));
         if taken.is_empty() {
             return Ok(());
         }
-        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(conn) = guard.as_mut() else {
-            self.access.restore(taken);
-            return Err(Error::Closed);
-        };
-        let res = (|| -> Result<()> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut stmt = tx.prepare_cached(
+        let guard = self.writer.read().unwrap_or_else(|e| e.into_inner());
+        let res = match guard.as_ref() {
+            None => Err(Error::Closed),
+            Some(w) => w.submit(move |conn| {
+                let mut stmt = conn.prepare_cached(
                     "UPDATE documents SET access_count = access_count + ?1,
                      last_accessed = max(coalesce(last_accessed, 0), ?2) WHERE id = ?3",
                 )?;
                 for (id, p) in &taken {
                     stmt.execute(params![p.count, p.last, id])?;
                 }
+                Ok(())
+            }),
+        };
+        let committed = res.is_ok();
+        self.cache.for_each_shard(|s| {
+            for (id, p) in s.counters.end_flush(committed) {
+                s.apply_flushed(id, p);
             }
-            tx.commit()?;
-            Ok(())
-        })();
-        if res.is_err() {
-            self.access.restore(taken);
-        }
+        });
         res
     }
 
     fn shutdown(&self) -> Result<()> {
         let flushed = self.flush_access();
         self.readers.clear();
-        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let writer = self
+            .writer
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let mut result = flushed;
-        if let Some(conn) = conn {
+        if let Some(conn) = writer.and_then(|mut w| w.stop()) {
             // Fold the WAL back so the file alone is the whole store.
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             if let Err((_, e)) = conn.close() {
                 result = result.and(Err(e.into()));
             }
         }
+        self.cache.clear();
         self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
         result
     }

@@ -106,9 +106,12 @@ impl Store {
     ) -> Result<Document> {
         let r = r.into();
         let started = Instant::now();
-        let doc = self.write(|tx| {
-            let old = match documents::load(tx, r, true)? {
-                Some(d) if d.status != Status::Deleted => d,
+        let author = author.map(str::to_owned);
+        let _gate = self.inner.gate.read();
+        let out = self.write(move |tx| {
+            let author = author.as_deref();
+            let (old, persisted) = match documents::load(tx, r, true)? {
+                Some(row) if row.0.status != Status::Deleted => row,
                 _ => return Err(Error::not_found("document", r)),
             };
             let v = load_version(tx, old.id, version)?;
@@ -150,8 +153,13 @@ impl Store {
                     duration_us: started.elapsed().as_micros() as i64,
                 },
             )?;
-            Ok(new)
-        })?;
-        Ok(self.with_pending_access(doc))
+            Ok((new, persisted))
+        });
+        if let Ok((d, _)) = &out {
+            self.inner.cache.invalidate(d.id);
+        }
+        let out = out.map(|(d, p)| self.with_access(d, p));
+        self.inner.metrics.restore.done(started, &out);
+        out
     }
 }

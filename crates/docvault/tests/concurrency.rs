@@ -12,6 +12,7 @@ use docvault::{Config, DocumentPatch, Error, MetaValue, NewDocument, Store};
 fn eight_writers_lose_no_update_and_versions_are_gapless() {
     let (_d, s) = common::store();
     let doc = s.create(NewDocument::new("counter", "0")).unwrap();
+    let doc_id = doc.id;
     let per_thread = 25;
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -20,7 +21,7 @@ fn eight_writers_lose_no_update_and_versions_are_gapless() {
                 for i in 0..per_thread {
                     // Optimistic read-modify-write: retry on conflict.
                     loop {
-                        let cur = s.get(doc.id).unwrap();
+                        let cur = s.get(doc_id).unwrap();
                         let n: i64 = cur.content.as_deref().unwrap().parse().unwrap();
                         let mut p = DocumentPatch {
                             content: Some((n + 1).to_string()),
@@ -29,7 +30,7 @@ fn eight_writers_lose_no_update_and_versions_are_gapless() {
                             ..Default::default()
                         };
                         p.set_meta.insert(format!("t{t}"), MetaValue::Integer(i));
-                        match s.update(doc.id, p) {
+                        match s.update(doc_id, p) {
                             Ok(_) => break,
                             Err(Error::Conflict { .. }) => continue,
                             Err(e) => panic!("{e}"),

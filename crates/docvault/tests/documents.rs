@@ -419,7 +419,7 @@ fn metadata_types_round_trip_exactly() {
                 ),
         )
         .unwrap();
-    let got = s.get(doc.id).unwrap().metadata;
+    let got = s.get(doc.id).unwrap().metadata.clone();
     assert_eq!(got["s"], MetaValue::String("text".into()));
     assert_eq!(got["i"], MetaValue::Integer(42));
     assert_eq!(got["f"], MetaValue::Float(42.5));
