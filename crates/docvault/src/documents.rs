@@ -18,12 +18,39 @@ use crate::model::{
 use crate::store::Store;
 use crate::validate;
 
-pub(crate) const COLS: &str = "id, uuid, title, doc_type, status, format, language, source_path, \
-    file_path, content, content_hash, size_bytes, created_at, updated_at, last_accessed, \
-    access_count, quality_score, completeness_score, version";
-pub(crate) const COLS_NO_CONTENT: &str = "id, uuid, title, doc_type, status, format, language, \
-    source_path, file_path, NULL, content_hash, size_bytes, created_at, updated_at, last_accessed, \
-    access_count, quality_score, completeness_score, version";
+macro_rules! doc_cols {
+    ($content:literal) => {
+        concat!(
+            "id, uuid, title, doc_type, status, format, language, source_path, file_path, ",
+            $content,
+            ", content_hash, size_bytes, created_at, updated_at, last_accessed, access_count, ",
+            "quality_score, completeness_score, version"
+        )
+    };
+}
+pub(crate) const COLS_NO_CONTENT: &str = doc_cols!("NULL");
+// Fixed strings, so the hot path neither formats SQL nor misses the
+// statement cache.
+const BY_ID: &str = concat!(
+    "SELECT ",
+    doc_cols!("content"),
+    " FROM documents WHERE id = ?1"
+);
+const BY_ID_NO_CONTENT: &str = concat!(
+    "SELECT ",
+    doc_cols!("NULL"),
+    " FROM documents WHERE id = ?1"
+);
+const BY_UUID: &str = concat!(
+    "SELECT ",
+    doc_cols!("content"),
+    " FROM documents WHERE uuid = ?1"
+);
+const BY_UUID_NO_CONTENT: &str = concat!(
+    "SELECT ",
+    doc_cols!("NULL"),
+    " FROM documents WHERE uuid = ?1"
+);
 
 pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -51,7 +78,7 @@ pub(crate) struct Persisted {
 /// access figures.
 pub(crate) type Row2 = (DocumentRecord, Persisted);
 
-/// Maps a row selected with [`COLS`] or [`COLS_NO_CONTENT`].
+/// Maps a row selected with the document columns.
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
     let version: i64 = r.get(18)?;
     Ok((
@@ -86,21 +113,16 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
 
 /// Reads one document row and its metadata, whatever its status.
 pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option<Row2>> {
-    let cols = if content { COLS } else { COLS_NO_CONTENT };
-    let (sql, key): (String, rusqlite::types::Value) = match r {
-        DocRef::Id(i) => (
-            format!("SELECT {cols} FROM documents WHERE id = ?1"),
-            i.into(),
-        ),
-        DocRef::Uuid(u) => (
-            format!("SELECT {cols} FROM documents WHERE uuid = ?1"),
-            u.to_string().into(),
-        ),
+    let row = match (r, content) {
+        (DocRef::Id(i), c) => conn
+            .prepare_cached(if c { BY_ID } else { BY_ID_NO_CONTENT })?
+            .query_row([i], from_row)
+            .optional()?,
+        (DocRef::Uuid(u), c) => conn
+            .prepare_cached(if c { BY_UUID } else { BY_UUID_NO_CONTENT })?
+            .query_row([u.to_string()], from_row)
+            .optional()?,
     };
-    let row = conn
-        .prepare_cached(&sql)?
-        .query_row([key], from_row)
-        .optional()?;
     match row {
         Some((mut d, p)) => {
             d.metadata = metadata::load(conn, d.id)?;

@@ -49,6 +49,10 @@ pub struct Config {
     /// Read cache capacity in bytes (default 64 MiB; 0 disables the cache).
     /// The cache holds documents as stored, content included.
     pub cache_capacity_bytes: usize,
+    /// Commit concurrent writes together, one transaction and one sync per
+    /// group (default true). Off, every write commits on its own; useful
+    /// only to measure what grouping gains.
+    pub group_commit: bool,
 }
 
 impl Config {
@@ -84,6 +88,7 @@ impl Default for Config {
             access_flush_interval: Duration::from_secs(1),
             readers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             cache_capacity_bytes: 64 * 1024 * 1024,
+            group_commit: true,
         }
     }
 }
@@ -183,7 +188,12 @@ impl Store {
         schema::migrate(&mut writer)?;
 
         let writer_counters = Arc::new(WriterCounters::default());
-        let writer = Writer::start(writer, Arc::clone(&writer_counters))?;
+        let max_batch = if config.group_commit {
+            crate::writer::MAX_BATCH
+        } else {
+            1
+        };
+        let writer = Writer::start(writer, Arc::clone(&writer_counters), max_batch)?;
         let inner = Arc::new(Inner {
             readers: Pool::new(path.clone(), config.readers, configure_reader),
             path,

@@ -46,11 +46,12 @@ impl Writer {
     pub(crate) fn start(
         conn: Connection,
         counters: std::sync::Arc<WriterCounters>,
+        max_batch: usize,
     ) -> Result<Writer> {
         let (tx, rx) = mpsc::sync_channel::<Msg>(4 * MAX_BATCH);
         let thread = std::thread::Builder::new()
             .name("docvault-writer".into())
-            .spawn(move || run(conn, rx, &counters))?;
+            .spawn(move || run(conn, rx, &counters, max_batch.max(1)))?;
         Ok(Writer {
             tx,
             thread: Some(thread),
@@ -87,7 +88,12 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: Receiver<Msg>, counters: &WriterCounters) -> Connection {
+fn run(
+    conn: Connection,
+    rx: Receiver<Msg>,
+    counters: &WriterCounters,
+    max_batch: usize,
+) -> Connection {
     use std::sync::atomic::Ordering::Relaxed;
     let mut stopping = false;
     while !stopping {
@@ -96,7 +102,7 @@ fn run(conn: Connection, rx: Receiver<Msg>, counters: &WriterCounters) -> Connec
             Ok(Msg::Stop) | Err(_) => break,
         };
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match rx.try_recv() {
                 Ok(Msg::Job(j)) => batch.push(j),
                 Ok(Msg::Stop) => {
