@@ -1,1 +1,73 @@
-fn main() {}
+//! The `docvault` command-line tool.
+//!
+//! Exit status: 0 on success, 1 when a command fails (reason on stderr, and
+//! with `--json` an `{"error":{"kind","message"}}` object on stdout), 2 for
+//! usage errors.
+
+mod cli;
+mod commands;
+mod demo;
+mod frontmatter;
+mod import;
+mod open;
+mod output;
+mod parse;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::open::Ctx;
+
+fn main() {
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+    let ctx = Ctx {
+        db: cli.db,
+        json: cli.json,
+        wait: cli.wait,
+    };
+    let result = match cli.command {
+        Command::Init => commands::init(&ctx),
+        Command::Add(a) => commands::add(&ctx, a),
+        Command::Get(a) => commands::get(&ctx, a),
+        Command::Update(a) => commands::update(&ctx, a),
+        Command::Delete(a) => commands::delete(&ctx, a),
+        Command::Undelete(a) => commands::undelete(&ctx, a),
+        Command::List(a) => commands::list(&ctx, a),
+        Command::History(a) => commands::history(&ctx, a),
+        Command::Diff(a) => commands::diff(&ctx, a),
+        Command::Restore(a) => commands::restore(&ctx, a),
+        Command::Import(a) => import::import(&ctx, a),
+        Command::Export(a) => import::export(&ctx, a),
+        Command::Audit(a) => commands::audit(&ctx, a),
+        Command::Stats => commands::stats(&ctx),
+        Command::Optimize => commands::optimize(&ctx),
+        Command::Check => commands::check(&ctx),
+        Command::Demo => demo::demo(&ctx),
+    };
+    output::emit(result, ctx.json)
+}
+
+/// clap's own report (help and version exit 0); with `--json` anywhere on
+/// the line, scripts also get the error as JSON so stdout always parses.
+fn usage_error(e: &clap::Error) -> i32 {
+    let _ = e.print();
+    let code = e.exit_code();
+    if code != 0 && std::env::args_os().any(|a| a == "--json") {
+        let rendered = e.render().to_string();
+        let first = rendered
+            .lines()
+            .next()
+            .unwrap_or("usage error")
+            .trim_start_matches("error: ");
+        let v = serde_json::json!({"error": {"kind": "usage", "message": first}});
+        output::print_stdout(&format!("{v}\n"));
+    }
+    code
+}
