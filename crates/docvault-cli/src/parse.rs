@@ -46,6 +46,15 @@ pub fn meta(arg: &str) -> Result<(String, MetaValue)> {
                     format!("value of {key:?} is not valid JSON ({e}): {value:?}"),
                 )
             })?;
+            // serde_json reads integers beyond u64 as floats; refuse them as
+            // from_json refuses those beyond i64, instead of rounding.
+            let digits = value.trim().strip_prefix('-').unwrap_or(value.trim());
+            if json.is_f64() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(validation(
+                    "metadata",
+                    format!("integer {} is out of the 64-bit signed range", value.trim()),
+                ));
+            }
             Ok((key.to_string(), MetaValue::from_json(json)?))
         }
         None => Ok((key.to_string(), MetaValue::String(value.to_string()))),
@@ -116,5 +125,10 @@ mod tests {
         assert!(meta("novalue").is_err());
         assert!(meta("bad:={").is_err());
         assert!(meta("big:=99999999999999999999").is_err());
+        assert!(meta("big:=9223372036854775808").is_err());
+        assert_eq!(
+            meta("f:=1e20").ok(),
+            Some(("f".into(), MetaValue::Float(1e20)))
+        );
     }
 }
