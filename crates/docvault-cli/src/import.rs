@@ -330,9 +330,11 @@ fn target(d: &Document, used: &mut HashSet<PathBuf>) -> PathBuf {
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<Outcome> {
     std::fs::create_dir_all(&a.dir).map_err(|e| io_error(&a.dir, e))?;
-    // An export is not a reading of the documents; leave access counts alone.
+    // An export is not a reading of the documents: leave access counts
+    // alone. Each document is read once, so a cache would only cost memory.
     let config = Config {
         access_tracking: false,
+        cache_capacity_bytes: 0,
         ..Config::default()
     };
     let dir = a.dir.clone();
