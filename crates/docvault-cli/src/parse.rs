@@ -43,7 +43,10 @@ pub fn meta(arg: &str) -> Result<(String, MetaValue)> {
             let json: serde_json::Value = serde_json::from_str(value).map_err(|e| {
                 validation(
                     "metadata",
-                    format!("value of {key:?} is not valid JSON ({e}): {value:?}"),
+                    format!(
+                        "value of {key:?} is not valid JSON ({e}): {:?}",
+                        excerpt(value)
+                    ),
                 )
             })?;
             // serde_json reads integers beyond u64 as floats; refuse them as
@@ -58,6 +61,16 @@ pub fn meta(arg: &str) -> Result<(String, MetaValue)> {
             Ok((key.to_string(), MetaValue::from_json(json)?))
         }
         None => Ok((key.to_string(), MetaValue::String(value.to_string()))),
+    }
+}
+
+/// The start of a long value, for error messages that should stay one line.
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(MAX).collect::<String>())
     }
 }
 

@@ -973,3 +973,65 @@ fn demo_runs_on_a_fresh_machine() {
     // With an explicit --db the demo's store is kept there.
     assert_eq!(env.ok(&["list"])["total"], 4);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn default_store_lives_in_the_data_directory() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let data = home.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_remove("DOCVAULT_DB")
+            .env("XDG_DATA_HOME", &data)
+            .env("HOME", home.path())
+            .output()
+            .expect("spawn")
+    };
+    let init = ok_output(run(&["--json", "init"]), &["init"]);
+    let expected = data.join("docvault").join("docvault.db");
+    assert_eq!(init["path"].as_str(), expected.to_str());
+    assert!(expected.is_file());
+    ok_output(run(&["--json", "add", "--title", "Default"]), &["add"]);
+    assert_eq!(ok_output(run(&["--json", "list"]), &["list"])["total"], 1);
+}
+
+#[test]
+fn text_output_is_readable() {
+    let env = Env::new();
+    let doc = env.add(
+        "Readable",
+        &[
+            "--content",
+            "# Readable\nbody text\n",
+            "--meta",
+            "n:=42",
+            "--meta",
+            "s=42x",
+        ],
+    );
+    let id = id_of(&doc);
+    let text = |args: &[&str]| -> String {
+        let out = env.run(args);
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let get = text(&["get", &id]);
+    assert!(get.contains("title:        Readable"), "{get}");
+    assert!(get.contains("n = 42 (integer)"), "{get}");
+    assert!(get.contains("s = 42x (string)"), "{get}");
+    assert!(get.ends_with("---\n# Readable\nbody text\n"), "{get}");
+    assert!(!text(&["get", &id, "--no-content"]).contains("body text"));
+
+    env.ok(&["update", &id, "--content", "changed\n", "--comment", "why"]);
+    let history = text(&["history", &id]);
+    assert!(history.starts_with("VERSION"), "{history}");
+    assert!(history.contains("why"), "{history}");
+    assert!(text(&["diff", &id, "1", "2"]).contains("+changed"));
+    assert!(text(&["diff", &id, "2", "2"]).contains("same content"));
+    assert!(text(&["audit"]).contains("OPERATION"));
+    assert!(text(&["audit", "--verify"]).contains("intact"));
+    assert!(text(&["stats"]).contains("documents:"));
+    assert!(text(&["check"]).starts_with("ok"));
+    assert!(text(&["delete", &id]).contains("deleted"));
+}
