@@ -341,7 +341,6 @@ fn typed_metadata_keeps_its_types() {
 /// has NUMERIC affinity: SQLite turns the text "42" into the integer 42 and
 /// the typed read then reports the store as corrupt.
 #[test]
-#[ignore = "library bug: numeric-looking string metadata is converted by column affinity (schema.rs `value ANY`)"]
 fn numeric_looking_strings_stay_strings() {
     let env = Env::new();
     let doc = env.add("Versions", &["--meta", "version=2", "--meta", "zip=01234"]);

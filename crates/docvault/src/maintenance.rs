@@ -248,6 +248,27 @@ impl Store {
                 }
             }
         }
+        {
+            // Each stored value must have the storage class its type implies.
+            let mut stmt = conn.prepare(
+                "SELECT document_id, key, value_type, typeof(value) FROM metadata
+                 WHERE NOT (
+                    (value_type = 'null' AND typeof(value) = 'null')
+                    OR (value_type IN ('integer', 'boolean') AND typeof(value) = 'integer')
+                    OR (value_type = 'float' AND typeof(value) IN ('real', 'integer'))
+                    OR (value_type IN ('string', 'json') AND typeof(value) = 'text'))",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                problems.push(format!(
+                    "document {}: metadata {:?} of type {} is stored as {}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?
+                ));
+            }
+        }
         let v = audit::verify(&conn)?;
         if let Some(reason) = v.reason {
             problems.push(format!("audit: {reason}"));

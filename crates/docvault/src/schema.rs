@@ -62,7 +62,9 @@ CREATE TABLE metadata (
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     key         TEXT    NOT NULL,
     value_type  TEXT    NOT NULL,
-    value       ANY,
+    -- BLOB affinity: SQLite stores each value exactly as bound (a string
+    -- that looks like a number stays a string).
+    value       BLOB,
     PRIMARY KEY (document_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX metadata_key_value ON metadata(key, value);

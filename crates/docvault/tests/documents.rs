@@ -620,3 +620,43 @@ fn find_by_source_path() {
         .unwrap();
     assert_eq!(s.find_by_source_path("a/b.md").unwrap().unwrap().id, doc.id);
 }
+
+#[test]
+fn numeric_looking_strings_stay_strings() {
+    // Regression: a column with numeric affinity turned "42" into 42 and
+    // made the document unreadable.
+    let (_d, s) = common::store();
+    let doc = s
+        .create(
+            NewDocument::new("t", "x")
+                .meta("version", "2")
+                .meta("zip", "01234")
+                .meta("real", "1.50")
+                .meta("int", 2i64),
+        )
+        .unwrap();
+    let got = s.get(doc.id).unwrap();
+    assert_eq!(got.metadata["version"], MetaValue::from("2"));
+    assert_eq!(got.metadata["zip"], MetaValue::from("01234"));
+    assert_eq!(got.metadata["real"], MetaValue::from("1.50"));
+    assert_eq!(got.metadata["int"], MetaValue::Integer(2));
+    let mut p = DocumentPatch::default();
+    p.set_meta.insert("zip".into(), MetaValue::from("007"));
+    s.update(doc.id, p).unwrap();
+    s.clear_cache();
+    assert_eq!(
+        s.get(doc.id).unwrap().metadata["zip"],
+        MetaValue::from("007")
+    );
+    let q = ListQuery {
+        meta: vec![("version".into(), MetaValue::from("2"))],
+        ..Default::default()
+    };
+    assert_eq!(s.list(&q).unwrap().total, 1);
+    let q = ListQuery {
+        meta: vec![("int".into(), MetaValue::Integer(2))],
+        ..Default::default()
+    };
+    assert_eq!(s.list(&q).unwrap().total, 1);
+    assert!(s.check().unwrap().ok);
+}

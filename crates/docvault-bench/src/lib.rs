@@ -1,0 +1,212 @@
+//! The docvault benchmark suite, behind `docvault bench`.
+//!
+//! It builds (or opens) a store, runs each workload for a fixed time on the
+//! requested thread counts, and reports throughput and latency. Every figure
+//! that matters is also reported as a ratio against a baseline measured in
+//! the same run (the machine is shared and noisy): uncached reads against a
+//! bare prepared statement on the same file, grouped against ungrouped
+//! commits.
+#![warn(missing_docs)]
+
+pub mod corpus;
+mod runner;
+mod workloads;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use runner::Measurement;
+pub use workloads::run;
+
+/// The original's target for get-by-id, queries per second.
+pub const TARGET_QPS: f64 = 200_000.0;
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The optimized paths only.
+    Optimized,
+    /// Also the cache-off paths and the raw SQLite baseline.
+    Compare,
+}
+
+/// Benchmark settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What to run.
+    pub mode: Mode,
+    /// Documents in the generated store (ignored with an existing `db`).
+    pub num_docs: usize,
+    /// Thread counts for the concurrent workloads.
+    pub threads: Vec<usize>,
+    /// How long each workload runs.
+    pub duration: Duration,
+    /// An existing store to measure instead of a generated one. The bench
+    /// writes to it (create, update, mixed workloads).
+    pub db: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: Mode::Compare,
+            num_docs: 100_000,
+            threads: vec![1, 2, 8],
+            duration: Duration::from_secs(1),
+            db: None,
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// Workload name, e.g. `get_cached`.
+    pub name: String,
+    /// Threads that ran it.
+    pub threads: usize,
+    /// Operations per second, all threads together.
+    pub ops_per_sec: f64,
+    /// Median latency, µs.
+    pub p50_us: f64,
+    /// 95th percentile latency, µs.
+    pub p95_us: f64,
+    /// 99th percentile latency, µs.
+    pub p99_us: f64,
+    /// Operations performed.
+    pub ops: u64,
+}
+
+/// The whole report, as written by `--json FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Documents in the store.
+    pub num_docs: usize,
+    /// Every workload's result.
+    pub results: Vec<BenchResult>,
+    /// Ratios against the baselines of this run.
+    pub ratios: Vec<Ratio>,
+    /// Peak resident memory of the process, bytes.
+    pub peak_rss_bytes: u64,
+    /// Read cache capacity, bytes.
+    pub cache_capacity_bytes: u64,
+    /// Database plus WAL, bytes.
+    pub disk_bytes: u64,
+    /// Disk bytes per document.
+    pub disk_bytes_per_doc: f64,
+    /// Disk bytes over raw content bytes.
+    pub disk_over_content: f64,
+    /// Time to open the store, ms.
+    pub open_ms: f64,
+    /// The verdict against the 200,000 queries/s target.
+    pub verdict: String,
+}
+
+/// A figure relative to a baseline measured in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ratio {
+    /// What is compared, e.g. `get_uncached / get_raw_sqlite`.
+    pub name: String,
+    /// Threads of both sides.
+    pub threads: usize,
+    /// The quotient.
+    pub ratio: f64,
+    /// The target the issue set, if any (ratio must be at least this).
+    pub target: Option<f64>,
+}
+
+/// Progress of the setup, for a progress bar.
+pub trait Progress {
+    /// A phase starts with `total` steps.
+    fn start(&mut self, phase: &str, total: u64);
+    /// `n` more steps are done.
+    fn advance(&mut self, n: u64);
+    /// The phase is over.
+    fn finish(&mut self);
+    /// A workload starts.
+    fn workload(&mut self, _name: &str, _threads: usize) {}
+}
+
+/// Progress that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _: &str, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn finish(&mut self) {}
+}
+
+/// Peak resident set size of this process, bytes (Linux; 0 elsewhere).
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+impl Report {
+    /// The report as an aligned text table.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "{:<28} {:>7} {:>14} {:>10} {:>10} {:>10}\n",
+            "workload", "threads", "ops/s", "p50 µs", "p95 µs", "p99 µs"
+        );
+        for r in &self.results {
+            out.push_str(&format!(
+                "{:<28} {:>7} {:>14} {:>10.1} {:>10.1} {:>10.1}\n",
+                r.name,
+                r.threads,
+                group_thousands(r.ops_per_sec),
+                r.p50_us,
+                r.p95_us,
+                r.p99_us
+            ));
+        }
+        out.push('\n');
+        for r in &self.ratios {
+            let target = match r.target {
+                Some(t) if r.ratio >= t => format!("  (target ≥ {t}: met)"),
+                Some(t) => format!("  (target ≥ {t}: NOT met)"),
+                None => String::new(),
+            };
+            out.push_str(&format!(
+                "{:<52} {:>2} threads: {:>7.2}{}\n",
+                r.name, r.threads, r.ratio, target
+            ));
+        }
+        out.push_str(&format!(
+            "\ndocuments {}   open {:.1} ms   peak RSS {:.1} MiB (cache capacity {:.0} MiB)\n\
+             disk {:.1} MiB = {:.0} bytes/document = {:.2}x the raw content\n",
+            self.num_docs,
+            self.open_ms,
+            self.peak_rss_bytes as f64 / 1048576.0,
+            self.cache_capacity_bytes as f64 / 1048576.0,
+            self.disk_bytes as f64 / 1048576.0,
+            self.disk_bytes_per_doc,
+            self.disk_over_content,
+        ));
+        out.push_str(&self.verdict);
+        out.push('\n');
+        out
+    }
+}
+
+fn group_thousands(x: f64) -> String {
+    let s = format!("{:.0}", x);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
