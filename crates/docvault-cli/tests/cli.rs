@@ -336,10 +336,9 @@ fn typed_metadata_keeps_its_types() {
     assert_eq!(strs["documents"][0]["title"], "Other");
 }
 
-/// A string that looks like a number must stay a string. The library stores
-/// metadata values in a column declared `ANY`, which in a non-STRICT table
-/// has NUMERIC affinity: SQLite turns the text "42" into the integer 42 and
-/// the typed read then reports the store as corrupt.
+/// A string that looks like a number must stay a string. Regression: the
+/// metadata value column once had NUMERIC affinity, so SQLite turned the text
+/// "42" into the integer 42 and the typed read reported the store as corrupt.
 #[test]
 fn numeric_looking_strings_stay_strings() {
     let env = Env::new();
