@@ -2,8 +2,12 @@
 //!
 //! Documents are cached by id as shared [`DocumentRecord`]s; a uuid index
 //! maps uuids to ids, so reads by either hit. Each shard is one mutex over
-//! an LRU map plus the access counters of the documents that hash to it
+//! its entries plus the access counters of the documents that hash to it
 //! (see `access`), so a cache hit takes exactly one lock.
+//!
+//! Eviction is CLOCK (second chance), not strict LRU: a hit only sets a flag
+//! in its own entry, where LRU would relink two neighbouring list nodes, two
+//! cache misses that profiling showed cost more than the rest of a hit.
 //!
 //! Coherence: a writer, after its transaction commits and before its call
 //! returns, bumps `generation` and removes the entry. A reader that misses
@@ -13,12 +17,11 @@
 //! the writer removed it: either it inserts first and the writer removes the
 //! entry, or the writer bumps first and the reader's insert is refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hashlink::LinkedHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Counters, Pending};
@@ -45,7 +48,8 @@ impl Hasher for IdHasher {
     }
 }
 
-type IdMap<V> = LinkedHashMap<i64, V, BuildHasherDefault<IdHasher>>;
+/// A map keyed by document id.
+pub(crate) type IdMap<V> = HashMap<i64, V, BuildHasherDefault<IdHasher>>;
 
 /// A cached document and the persisted access figures it was read with
 /// (kept current by flushes).
@@ -53,7 +57,22 @@ pub(crate) struct Entry {
     pub record: Arc<DocumentRecord>,
     pub persisted_count: i64,
     pub persisted_last: Option<i64>,
+    /// Reads of this document not yet flushed (see `access`).
+    pending: Pending,
     size: usize,
+    referenced: bool,
+}
+
+/// What a cache lookup found.
+pub(crate) enum Hit {
+    /// The document, and its access figures including this read.
+    Found {
+        record: Arc<DocumentRecord>,
+        access_count: i64,
+        last_accessed: Option<crate::Timestamp>,
+    },
+    /// The document is soft-deleted and deleted ones were not asked for.
+    Deleted,
 }
 
 /// One shard: its LRU entries, the access counters of its documents, and
@@ -61,8 +80,11 @@ pub(crate) struct Entry {
 #[repr(align(128))]
 pub(crate) struct Shard {
     entries: IdMap<Entry>,
+    /// Ids in insertion order for the CLOCK hand; may hold ids already
+    /// removed, which the hand skips.
+    clock: VecDeque<i64>,
     bytes: usize,
-    pub counters: Counters,
+    counters: Counters,
     pub hits: u64,
     pub misses: u64,
     evictions: u64,
@@ -133,6 +155,7 @@ impl Cache {
             .map(|_| {
                 Mutex::new(Shard {
                     entries: IdMap::default(),
+                    clock: VecDeque::new(),
                     bytes: 0,
                     counters: Counters::default(),
                     hits: 0,
@@ -193,6 +216,7 @@ impl Cache {
         let mut s = self.shard(id);
         if let Some(e) = s.entries.remove(&id) {
             s.bytes -= e.size;
+            s.counters.add_pending(id, e.pending);
             self.forget_uuid(&e.record.uuid);
         }
     }
@@ -207,7 +231,10 @@ impl Cache {
     pub(crate) fn clear(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.for_each_shard(|s| {
-            s.entries.clear();
+            for (id, e) in s.entries.drain() {
+                s.counters.add_pending(id, e.pending);
+            }
+            s.clock.clear();
             s.bytes = 0;
         });
         for u in self.uuids.iter() {
@@ -233,9 +260,100 @@ impl Cache {
 }
 
 impl Shard {
-    /// A cached document, marked most recently used.
-    pub(crate) fn get(&mut self, id: i64) -> Option<&Entry> {
-        self.entries.to_back(&id).map(|e| &*e)
+    /// Looks up a cached document for a read, marks it referenced and, when
+    /// `at` is given, counts the access. `uuid`, when given, must match.
+    pub(crate) fn hit(
+        &mut self,
+        id: i64,
+        uuid: Option<uuid::Uuid>,
+        include_deleted: bool,
+        at: Option<crate::Timestamp>,
+    ) -> Option<Hit> {
+        let e = self.entries.get_mut(&id)?;
+        if uuid.is_some_and(|u| u != e.record.uuid) {
+            return None;
+        }
+        if !e.referenced {
+            e.referenced = true;
+        }
+        self.hits += 1;
+        if !include_deleted && e.record.status == crate::Status::Deleted {
+            return Some(Hit::Deleted);
+        }
+        if let Some(at) = at {
+            e.pending.count += 1;
+            e.pending.last = e.pending.last.max(at.0);
+        }
+        let mut p = e.pending;
+        p.add(self.counters.in_flight(id));
+        let (access_count, last_accessed) =
+            crate::access::combine(e.persisted_count, e.persisted_last, p);
+        Some(Hit::Found {
+            record: Arc::clone(&e.record),
+            access_count,
+            last_accessed,
+        })
+    }
+
+    /// Counts an access to a document whatever its cache state; returns
+    /// its reads not yet applied to the persisted figure, this one included.
+    pub(crate) fn record_access(&mut self, id: i64, at: crate::Timestamp) -> Pending {
+        match self.entries.get_mut(&id) {
+            Some(e) => {
+                e.pending.count += 1;
+                e.pending.last = e.pending.last.max(at.0);
+                let mut p = e.pending;
+                p.add(self.counters.in_flight(id));
+                p
+            }
+            None => self.counters.record(id, at),
+        }
+    }
+
+    /// Reads of a document not yet applied to its persisted figure.
+    pub(crate) fn peek_access(&self, id: i64) -> Pending {
+        let mut p = self.counters.peek(id);
+        if let Some(e) = self.entries.get(&id) {
+            p.add(e.pending);
+        }
+        p
+    }
+
+    /// Starts a flush: every pending count of the shard becomes in flight.
+    pub(crate) fn begin_flush(&mut self) -> Vec<(i64, Pending)> {
+        for (id, e) in self.entries.iter_mut() {
+            if e.pending.count > 0 {
+                self.counters
+                    .add_pending(*id, std::mem::take(&mut e.pending));
+            }
+        }
+        self.counters.begin_flush()
+    }
+
+    /// Ends a flush: committed counts join the cached persisted figures;
+    /// counts of a failed flush return to pending.
+    pub(crate) fn end_flush(&mut self, committed: bool) {
+        for (id, p) in self.counters.end_flush(committed) {
+            if let Some(e) = self.entries.get_mut(&id) {
+                e.persisted_count += p.count;
+                e.persisted_last = Some(e.persisted_last.map_or(p.last, |l| l.max(p.last)));
+            }
+        }
+    }
+
+    /// Forgets the reads of a document (hard delete).
+    pub(crate) fn forget_access(&mut self, id: i64) {
+        self.counters.forget(id);
+    }
+
+    /// Documents with reads not yet persisted.
+    pub(crate) fn pending_len(&self) -> usize {
+        self.counters.len()
+            + self
+                .entries
+                .values()
+                .filter(|e| e.pending.count > 0)
+                .count()
     }
 
     /// Caches a record read from the database, unless a write invalidated
@@ -257,27 +375,29 @@ impl Shard {
         }
         let id = record.id;
         let uuid = record.uuid;
-        if let Some(old) = self.entries.insert(
-            id,
-            Entry {
-                record,
-                persisted_count,
-                persisted_last,
-                size,
-            },
-        ) {
-            self.bytes -= old.size;
+        let entry = Entry {
+            record,
+            persisted_count,
+            persisted_last,
+            pending: self.counters.take_pending(id),
+            size,
+            referenced: false,
+        };
+        match self.entries.insert(id, entry) {
+            Some(old) => {
+                self.bytes -= old.size;
+                if let Some(e) = self.entries.get_mut(&id) {
+                    e.pending.add(old.pending);
+                }
+            }
+            None => self.clock.push_back(id),
         }
         self.bytes += size;
-        while self.bytes > cache.shard_capacity {
-            match self.entries.pop_front() {
-                Some((_, e)) => {
-                    self.bytes -= e.size;
-                    self.evictions += 1;
-                    cache.forget_uuid(&e.record.uuid);
-                }
-                None => break,
-            }
+        self.evict_to(cache, cache.shard_capacity);
+        if self.clock.len() > 2 * self.entries.len() + 64 {
+            // Invalidations left many dead ids behind: rebuild the ring.
+            let live = &self.entries;
+            self.clock.retain(|i| live.contains_key(i));
         }
         if self.entries.contains_key(&id) {
             cache.uuids[uuid_index(&uuid)]
@@ -287,11 +407,27 @@ impl Shard {
         }
     }
 
-    /// Adds flushed access counts to the cached persisted figures.
-    pub(crate) fn apply_flushed(&mut self, id: i64, p: Pending) {
-        if let Some(e) = self.entries.get_mut(&id) {
-            e.persisted_count += p.count;
-            e.persisted_last = Some(e.persisted_last.map_or(p.last, |l| l.max(p.last)));
+    /// Evicts until at most `limit` bytes remain: the hand gives each
+    /// referenced entry a second chance and evicts the first one that is not.
+    fn evict_to(&mut self, cache: &Cache, limit: usize) {
+        while self.bytes > limit {
+            let Some(id) = self.clock.pop_front() else {
+                break;
+            };
+            let Some(e) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            if e.referenced {
+                e.referenced = false;
+                self.clock.push_back(id);
+                continue;
+            }
+            if let Some(e) = self.entries.remove(&id) {
+                self.bytes -= e.size;
+                self.evictions += 1;
+                self.counters.add_pending(id, e.pending);
+                cache.forget_uuid(&e.record.uuid);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::access;
 use crate::audit::{self, NewEntry};
+use crate::cache::Hit;
 use crate::error::{Error, Result};
 use crate::metadata;
 use crate::model::{
@@ -357,40 +358,35 @@ impl Store {
 
     /// The cache hit path: one shard lock, no database.
     fn get_cached(&self, id: i64, r: DocRef, opts: GetOptions) -> Option<Result<Document>> {
-        let cache = &self.inner.cache;
-        let mut shard = cache.shard(id);
-        let e = shard.get(id)?;
-        let record = Arc::clone(&e.record);
-        let (pc, pl) = (e.persisted_count, e.persisted_last);
-        if let DocRef::Uuid(u) = r {
-            if record.uuid != u {
-                return None;
-            }
-        }
-        shard.hits += 1;
-        if !opts.include_deleted && record.status == Status::Deleted {
-            return Some(Err(Error::not_found("document", r)));
-        }
-        let pending = if self.inner.config.access_tracking {
-            shard.counters.record(id, Timestamp::now())
-        } else {
-            Default::default()
+        let uuid = match r {
+            DocRef::Uuid(u) => Some(u),
+            DocRef::Id(_) => None,
         };
-        drop(shard);
-        let (access_count, last_accessed) = access::combine(pc, pl, pending);
-        let record = if opts.include_content {
-            record
-        } else {
-            Arc::new(DocumentRecord {
-                content: None,
-                ..(*record).clone()
-            })
-        };
-        Some(Ok(Document {
-            record,
-            access_count,
-            last_accessed,
-        }))
+        let at = self.inner.config.access_tracking.then(access::read_time);
+        let hit = self
+            .inner
+            .cache
+            .shard(id)
+            .hit(id, uuid, opts.include_deleted, at)?;
+        Some(match hit {
+            Hit::Deleted => Err(Error::not_found("document", r)),
+            Hit::Found {
+                record,
+                access_count,
+                last_accessed,
+            } => Ok(Document {
+                record: if opts.include_content {
+                    record
+                } else {
+                    Arc::new(DocumentRecord {
+                        content: None,
+                        ..(*record).clone()
+                    })
+                },
+                access_count,
+                last_accessed,
+            }),
+        })
     }
 
     fn get_uncached(&self, r: DocRef, opts: GetOptions) -> Result<Document> {
@@ -423,7 +419,7 @@ impl Store {
             return Err(Error::not_found("document", r));
         }
         let pending = if self.inner.config.access_tracking {
-            shard.counters.record(record.id, Timestamp::now())
+            shard.record_access(record.id, access::read_time())
         } else {
             Default::default()
         };
@@ -667,7 +663,7 @@ impl Store {
         });
         if let Ok(id) = out {
             self.inner.cache.invalidate(id);
-            self.inner.cache.shard(id).counters.forget(id);
+            self.inner.cache.shard(id).forget_access(id);
         }
         let out = out.map(|_| ());
         self.inner.metrics.hard_delete.done(started, &out);
@@ -685,7 +681,7 @@ impl Store {
     /// Wraps a record with its persisted access figures plus pending ones.
     /// Call with the gate's read side held since `persisted` was read.
     pub(crate) fn with_access(&self, record: DocumentRecord, persisted: Persisted) -> Document {
-        let pending = self.inner.cache.shard(record.id).counters.peek(record.id);
+        let pending = self.inner.cache.shard(record.id).peek_access(record.id);
         let (access_count, last_accessed) =
             access::combine(persisted.count, persisted.last, pending);
         Document {
@@ -915,12 +911,12 @@ mod tests {
         cache
             .shard(rec.id)
             .insert_if_current(&cache, g, rec.clone(), 0, None);
-        assert!(cache.shard(rec.id).get(rec.id).is_none());
+        assert!(cache.shard(rec.id).hit(rec.id, None, true, None).is_none());
         let g = cache.generation();
         cache
             .shard(rec.id)
             .insert_if_current(&cache, g, rec.clone(), 0, None);
-        assert!(cache.shard(rec.id).get(rec.id).is_some());
+        assert!(cache.shard(rec.id).hit(rec.id, None, true, None).is_some());
         assert_eq!(cache.id_of(&rec.uuid), Some(rec.id));
     }
 }

@@ -104,7 +104,7 @@ impl Store {
 
     fn pending_access_updates(&self) -> usize {
         let mut n = 0;
-        self.inner.cache.for_each_shard(|s| n += s.counters.len());
+        self.inner.cache.for_each_shard(|s| n += s.pending_len());
         n
     }
 

@@ -323,8 +323,7 @@ impl Inner {
     pub(crate) fn flush_access(&self) -> Result<()> {
         let _gate = self.gate.write();
         let mut taken = Vec::new();
-        self.cache
-            .for_each_shard(|s| taken.extend(s.counters.begin_flush()));
+        self.cache.for_each_shard(|s| taken.extend(s.begin_flush()));
         if taken.is_empty() {
             return Ok(());
         }
@@ -343,11 +342,7 @@ impl Inner {
             }),
         };
         let committed = res.is_ok();
-        self.cache.for_each_shard(|s| {
-            for (id, p) in s.counters.end_flush(committed) {
-                s.apply_flushed(id, p);
-            }
-        });
+        self.cache.for_each_shard(|s| s.end_flush(committed));
         res
     }
 

@@ -1,0 +1,47 @@
+// Profiling aid: cached gets on N threads.
+fn main() {
+    let threads: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2);
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        docvault::Store::open(dir.path().join("h.db"), docvault::Config::default()).unwrap();
+    let c = docvault_bench::corpus::Corpus::new();
+    for chunk in 0..10 {
+        store
+            .create_many(
+                (chunk * 1000..(chunk + 1) * 1000)
+                    .map(|i| c.document(i))
+                    .collect(),
+            )
+            .unwrap();
+    }
+    for id in 1..=10_000 {
+        store.get(id).unwrap();
+    }
+    let t = std::time::Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|k| {
+                let store = &store;
+                s.spawn(move || {
+                    let mut rng = docvault_bench::corpus::Rng::new(k as u64);
+                    let mut n = 0u64;
+                    while t.elapsed().as_secs() < 3 {
+                        for _ in 0..1000 {
+                            store.get(1 + rng.below(10_000) as i64).unwrap();
+                            n += 1;
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    println!(
+        "{threads} threads: {:.0} ops/s",
+        total as f64 / t.elapsed().as_secs_f64()
+    );
+}
