@@ -1,12 +1,18 @@
-// Profiling aid: cached gets on N threads.
+//! Profiling aid: gets on N threads over 10,000 documents, cached or not.
+//! `hot THREADS [nocache]`
 fn main() {
     let threads: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(2);
+    let cache = std::env::args().nth(2).is_none_or(|a| a != "nocache");
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        docvault::Store::open(dir.path().join("h.db"), docvault::Config::default()).unwrap();
+    let config = docvault::Config {
+        cache_capacity_bytes: if cache { 64 << 20 } else { 0 },
+        access_tracking: std::env::var_os("NO_ACCESS").is_none(),
+        ..Default::default()
+    };
+    let store = docvault::Store::open(dir.path().join("h.db"), config).unwrap();
     let c = docvault_bench::corpus::Corpus::new();
     for chunk in 0..10 {
         store
@@ -41,7 +47,7 @@ fn main() {
         hs.into_iter().map(|h| h.join().unwrap()).sum()
     });
     println!(
-        "{threads} threads: {:.0} ops/s",
+        "{threads} threads, cache {cache}: {:.0} ops/s",
         total as f64 / t.elapsed().as_secs_f64()
     );
 }

@@ -19,39 +19,41 @@ use crate::model::{
 use crate::store::Store;
 use crate::validate;
 
+/// The document columns, with or without content, and the tables they
+/// come from. Fixed strings, so the hot path neither formats SQL nor misses
+/// the statement cache.
 macro_rules! doc_cols {
     ($content:literal) => {
         concat!(
             "id, uuid, title, doc_type, status, format, language, source_path, file_path, ",
             $content,
-            ", content_hash, size_bytes, created_at, updated_at, last_accessed, access_count, ",
-            "quality_score, completeness_score, version"
+            ", content_hash, size_bytes, created_at, updated_at, last_accessed, ",
+            "coalesce(access_count, 0), quality_score, completeness_score, version, metadata"
         )
     };
 }
+macro_rules! doc_from {
+    () => {
+        " FROM documents LEFT JOIN access_stats ON access_stats.document_id = documents.id "
+    };
+}
 pub(crate) const COLS_NO_CONTENT: &str = doc_cols!("NULL");
-// Fixed strings, so the hot path neither formats SQL nor misses the
-// statement cache.
+pub(crate) const FROM: &str = doc_from!();
 const BY_ID: &str = concat!(
     "SELECT ",
     doc_cols!("content"),
-    " FROM documents WHERE id = ?1"
+    doc_from!(),
+    "WHERE id = ?1"
 );
-const BY_ID_NO_CONTENT: &str = concat!(
-    "SELECT ",
-    doc_cols!("NULL"),
-    " FROM documents WHERE id = ?1"
-);
+const BY_ID_NO_CONTENT: &str = concat!("SELECT ", doc_cols!("NULL"), doc_from!(), "WHERE id = ?1");
 const BY_UUID: &str = concat!(
     "SELECT ",
     doc_cols!("content"),
-    " FROM documents WHERE uuid = ?1"
+    doc_from!(),
+    "WHERE uuid = ?1"
 );
-const BY_UUID_NO_CONTENT: &str = concat!(
-    "SELECT ",
-    doc_cols!("NULL"),
-    " FROM documents WHERE uuid = ?1"
-);
+const BY_UUID_NO_CONTENT: &str =
+    concat!("SELECT ", doc_cols!("NULL"), doc_from!(), "WHERE uuid = ?1");
 
 pub(crate) fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -75,8 +77,7 @@ pub(crate) struct Persisted {
     pub last: Option<i64>,
 }
 
-/// A row as read: the record (metadata still empty) and its persisted
-/// access figures.
+/// A row as read: the record and its persisted access figures.
 pub(crate) type Row2 = (DocumentRecord, Persisted);
 
 /// Maps a row selected with the document columns.
@@ -103,7 +104,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
             version,
             // Versions are gapless from 1 and never pruned.
             version_count: version,
-            metadata: Metadata::new(),
+            metadata: metadata::from_json_column(r, 19)?,
         },
         Persisted {
             count: r.get(15)?,
@@ -124,13 +125,7 @@ pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option
             .query_row([u.to_string()], from_row)
             .optional()?,
     };
-    match row {
-        Some((mut d, p)) => {
-            d.metadata = metadata::load(conn, d.id)?;
-            Ok(Some((d, p)))
-        }
-        None => Ok(None),
-    }
+    Ok(row)
 }
 
 /// Reads a live (not soft-deleted) document inside a write, or fails.
@@ -228,8 +223,8 @@ fn insert(tx: &Connection, d: &NewDocument, started: Instant) -> Result<Document
     let size = d.content.len() as i64;
     tx.prepare_cached(
         "INSERT INTO documents (uuid, title, doc_type, status, format, language, source_path, file_path,
-            content, content_hash, size_bytes, created_at, updated_at, quality_score, completeness_score, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, 1)",
+            content, content_hash, size_bytes, created_at, updated_at, quality_score, completeness_score, version, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, 1, ?15)",
     )?
     .execute(params![
         uuid.to_string(),
@@ -246,6 +241,7 @@ fn insert(tx: &Connection, d: &NewDocument, started: Instant) -> Result<Document
         now,
         d.quality_score,
         d.completeness_score,
+        metadata::to_json_column(&d.metadata),
     ])?;
     let id = tx.last_insert_rowid();
     push_version(
@@ -793,8 +789,9 @@ pub(crate) fn write_row(tx: &Connection, d: &DocumentRecord) -> Result<()> {
     tx.prepare_cached(
         "UPDATE documents SET title = ?1, doc_type = ?2, status = ?3, format = ?4, language = ?5,
             source_path = ?6, file_path = ?7, content = ?8, content_hash = ?9, size_bytes = ?10,
-            updated_at = ?11, quality_score = ?12, completeness_score = ?13, version = ?14
-         WHERE id = ?15",
+            updated_at = ?11, quality_score = ?12, completeness_score = ?13, version = ?14,
+            metadata = ?15
+         WHERE id = ?16",
     )?
     .execute(params![
         d.title,
@@ -811,6 +808,7 @@ pub(crate) fn write_row(tx: &Connection, d: &DocumentRecord) -> Result<()> {
         d.quality_score,
         d.completeness_score,
         d.version,
+        metadata::to_json_column(&d.metadata),
         d.id
     ])?;
     Ok(())

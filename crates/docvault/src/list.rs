@@ -6,7 +6,7 @@
 
 use rusqlite::types::Value;
 
-use crate::documents::{from_row, COLS_NO_CONTENT};
+use crate::documents::{from_row, COLS_NO_CONTENT, FROM};
 use crate::error::{Error, Result};
 use crate::metadata;
 use crate::model::{ListQuery, Order, Page, SortField};
@@ -20,7 +20,7 @@ fn sort_column(f: SortField) -> &'static str {
         SortField::Title => "title",
         SortField::CreatedAt => "created_at",
         SortField::UpdatedAt => "updated_at",
-        SortField::AccessCount => "access_count",
+        SortField::AccessCount => "coalesce(access_count, 0)",
         SortField::SizeBytes => "size_bytes",
     }
 }
@@ -111,7 +111,7 @@ impl Store {
         };
         let n = params.len();
         let sql = format!(
-            "SELECT {COLS_NO_CONTENT} FROM documents {where_sql}
+            "SELECT {COLS_NO_CONTENT} {FROM} {where_sql}
              ORDER BY {col} {dir}, id {dir} LIMIT ?{} OFFSET ?{}",
             n + 1,
             n + 2,
@@ -120,14 +120,9 @@ impl Store {
         params.push(Value::Integer(q.limit));
         params.push(Value::Integer(q.offset));
         let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt
+        let rows = stmt
             .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let ids: Vec<i64> = rows.iter().map(|(d, _)| d.id).collect();
-        let mut meta = metadata::load_many(&conn, &ids)?;
-        for (d, _) in &mut rows {
-            d.metadata = meta.remove(&d.id).unwrap_or_default();
-        }
         let docs = rows
             .into_iter()
             .map(|(d, p)| self.with_access(d, p))

@@ -269,6 +269,22 @@ impl Store {
                 ));
             }
         }
+        {
+            // The JSON copy in each row must match the indexed entries.
+            let mut stmt = conn.prepare("SELECT id, metadata FROM documents")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let stored = crate::metadata::from_json_column(r, 1);
+                let indexed = crate::metadata::load(&conn, id);
+                match (stored, indexed) {
+                    (Ok(a), Ok(b)) if a == b => {}
+                    _ => problems.push(format!(
+                        "document {id}: metadata column does not match the metadata table"
+                    )),
+                }
+            }
+        }
         let v = audit::verify(&conn)?;
         if let Some(reason) = v.reason {
             problems.push(format!("audit: {reason}"));

@@ -3,8 +3,6 @@
 //! Each entry stores its type name beside the value, so an integer comes back
 //! as an integer, a float as a float, and JSON arrays and objects as JSON.
 
-use std::collections::HashMap;
-
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection};
 
@@ -45,7 +43,22 @@ fn from_sql(key: &str, ty: &str, v: ValueRef<'_>) -> Result<MetaValue> {
     })
 }
 
-/// Metadata of one document.
+/// The metadata as the JSON object stored in the documents row. Typed
+/// values survive the trip: integers are written without a fraction, floats
+/// always with one (`42.0`), arrays and objects as themselves.
+pub(crate) fn to_json_column(m: &Metadata) -> String {
+    serde_json::to_string(m).unwrap_or_else(|_| "{}".into())
+}
+
+/// Reads the JSON metadata column `i` of a documents row.
+pub(crate) fn from_json_column(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Metadata> {
+    let text = r.get_ref(i)?.as_str()?;
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Metadata of one document as the indexed table holds it (for `check`).
 pub(crate) fn load(conn: &Connection, id: i64) -> Result<Metadata> {
     let mut stmt = conn.prepare_cached(
         "SELECT key, value_type, value FROM metadata WHERE document_id = ?1 ORDER BY key",
@@ -57,28 +70,6 @@ pub(crate) fn load(conn: &Connection, id: i64) -> Result<Metadata> {
         let ty: String = r.get(1)?;
         let v = from_sql(&key, &ty, r.get_ref(2)?)?;
         out.insert(key, v);
-    }
-    Ok(out)
-}
-
-/// Metadata of many documents, in one query.
-pub(crate) fn load_many(conn: &Connection, ids: &[i64]) -> Result<HashMap<i64, Metadata>> {
-    let mut out: HashMap<i64, Metadata> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let list = serde_json::to_string(ids).map_err(|e| Error::Database(e.to_string()))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT document_id, key, value_type, value FROM metadata
-         WHERE document_id IN (SELECT value FROM json_each(?1))",
-    )?;
-    let mut rows = stmt.query([list])?;
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let key: String = r.get(1)?;
-        let ty: String = r.get(2)?;
-        let v = from_sql(&key, &ty, r.get_ref(3)?)?;
-        out.entry(id).or_default().insert(key, v);
     }
     Ok(out)
 }

@@ -29,11 +29,12 @@ CREATE TABLE documents (
     size_bytes           INTEGER NOT NULL,
     created_at           INTEGER NOT NULL,
     updated_at           INTEGER NOT NULL,
-    last_accessed        INTEGER,
-    access_count         INTEGER NOT NULL DEFAULT 0,
     quality_score        REAL,
     completeness_score   REAL,
-    version              INTEGER NOT NULL
+    version              INTEGER NOT NULL,
+    -- The metadata as one JSON object, so a read is one row; the metadata
+    -- table below holds the same entries, indexed for filters.
+    metadata             TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX documents_status_updated ON documents(status, updated_at);
 CREATE INDEX documents_type ON documents(doc_type);
@@ -57,6 +58,14 @@ CREATE TABLE versions (
     created_at    INTEGER NOT NULL,
     PRIMARY KEY (document_id, version)
 ) WITHOUT ROWID;
+
+-- Read statistics live apart from the documents: flushing a count then
+-- rewrites a 20-byte row, not a document with its content.
+CREATE TABLE access_stats (
+    document_id   INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+    access_count  INTEGER NOT NULL DEFAULT 0,
+    last_accessed INTEGER
+);
 
 CREATE TABLE metadata (
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,

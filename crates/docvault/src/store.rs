@@ -141,6 +141,11 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
 fn configure_reader(conn: &Connection) -> Result<()> {
     configure_common(conn, Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", true)?;
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
 
@@ -331,9 +336,13 @@ impl Inner {
         let res = match guard.as_ref() {
             None => Err(Error::Closed),
             Some(w) => w.submit(move |conn| {
+                // A document hard-deleted since its reads has nothing to update.
                 let mut stmt = conn.prepare_cached(
-                    "UPDATE documents SET access_count = access_count + ?1,
-                     last_accessed = max(coalesce(last_accessed, 0), ?2) WHERE id = ?3",
+                    "INSERT INTO access_stats (document_id, access_count, last_accessed)
+                     SELECT ?3, ?1, ?2 WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?3)
+                     ON CONFLICT(document_id) DO UPDATE SET
+                        access_count = access_count + excluded.access_count,
+                        last_accessed = max(coalesce(last_accessed, 0), excluded.last_accessed)",
                 )?;
                 for (id, p) in &taken {
                     stmt.execute(params![p.count, p.last, id])?;
