@@ -4,21 +4,25 @@
 //! entry when it is cached (the line the read touches anyway), else in the
 //! [`Counters`] of its cache shard, under the lock the read takes anyway. The
 //! writer persists the counters in batches, every `access_flush_interval`
-//! and at close. Every read reports persisted + in-flight + pending, so the
-//! figure it returns is exact at every moment:
+//! and at close, into the small `access_stats` table. Nothing is ever
+//! dropped: a failed flush puts its counts back. Memory is bounded by the
+//! number of distinct documents read between two flushes.
 //!
-//! - a flush moves `pending` to `in_flight`, commits, then (under the shard
-//!   lock) adds `in_flight` to the cached persisted figures and clears it;
-//!   a cache hit always sees a consistent sum;
-//! - a cache miss reads the persisted figure from disk; it holds the read
-//!   side of [`Gate`] while doing so, and a flush holds the write side from
-//!   taking the counters to clearing `in_flight`, so a miss never sees a
-//!   flush half done.
+//! Every read reports persisted + in flight + pending, exactly, with no lock
+//! held across the database read:
 //!
-//! Memory is bounded by the number of distinct documents read between two
-//! flushes; nothing is ever dropped (a failed flush puts its counts back).
-
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+//! - Each flush has an epoch number, written into every `access_stats` row
+//!   it touches, in the same transaction. A read that loads a row learns from
+//!   the row's epoch whether the flush in flight is already part of the
+//!   persisted figure (row epoch ≥ flush epoch) or not, and adds the
+//!   in-flight count only in the second case.
+//! - A flush that ends adds its counts to the cached entries loaded before
+//!   it committed, under the shard lock, and forgets them.
+//! - A sequence number is bumped when a flush begins and when it ends. A
+//!   read notes it before loading a row and checks it, under the shard
+//!   lock, before combining: if a flush began or ended in between, the
+//!   figures it holds may straddle that moment, so it reads again (after a
+//!   few tries, holding flushes off). Flushes are rare, so retries are too.
 
 use crate::cache::IdMap;
 use crate::model::Timestamp;
@@ -37,58 +41,56 @@ impl Pending {
     }
 }
 
-/// Per-shard counters. Always used under the shard's lock.
+/// Access figures as read from disk, with the epoch of the last flush that
+/// wrote them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Persisted {
+    pub count: i64,
+    pub last: Option<i64>,
+    pub epoch: u64,
+}
+
+impl Persisted {
+    /// Adds a flush's counts, once: a no-op if the figures already hold it.
+    pub(crate) fn apply(&mut self, epoch: u64, p: Pending) {
+        if self.epoch < epoch {
+            self.count += p.count;
+            self.last = Some(self.last.map_or(p.last, |l| l.max(p.last)));
+            self.epoch = epoch;
+        }
+    }
+}
+
+/// Per-shard counters of documents that are not cached, and the counts of
+/// the flush in flight. Always used under the shard's lock.
 #[derive(Default)]
 pub(crate) struct Counters {
     pending: IdMap<Pending>,
     in_flight: IdMap<Pending>,
+    in_flight_epoch: u64,
 }
 
 impl Counters {
-    /// Records one access; returns everything not yet applied to the
-    /// persisted figure (pending and in flight), this access included.
+    /// Records one access of an uncached document; returns its pending count.
     pub(crate) fn record(&mut self, id: i64, at: Timestamp) -> Pending {
         let p = self.pending.entry(id).or_default();
         p.count += 1;
         p.last = p.last.max(at.0);
-        let mut total = *p;
-        if let Some(f) = self.in_flight.get(&id) {
-            total.add(*f);
-        }
-        total
+        *p
     }
 
-    /// Everything not yet applied to the persisted figure, without
-    /// recording an access.
-    pub(crate) fn peek(&self, id: i64) -> Pending {
-        let mut total = self.pending.get(&id).copied().unwrap_or_default();
-        if let Some(f) = self.in_flight.get(&id) {
-            total.add(*f);
-        }
-        total
+    /// The pending count of an uncached document.
+    pub(crate) fn pending(&self, id: i64) -> Pending {
+        self.pending.get(&id).copied().unwrap_or_default()
     }
 
-    /// Starts a flush: pending counters become in flight.
-    pub(crate) fn begin_flush(&mut self) -> Vec<(i64, Pending)> {
-        let taken: Vec<(i64, Pending)> = self.pending.drain().collect();
-        for (id, p) in &taken {
-            self.in_flight.entry(*id).or_default().add(*p);
+    /// The in-flight count of a document that `persisted` does not hold
+    /// yet; free when no flush is running.
+    pub(crate) fn in_flight(&self, id: i64, persisted: &Persisted) -> Pending {
+        if self.in_flight.is_empty() || persisted.epoch >= self.in_flight_epoch {
+            return Pending::default();
         }
-        taken
-    }
-
-    /// Ends a flush. On success the in-flight counts are now persisted and
-    /// are returned for the caller to add to cached figures; on failure
-    /// they go back to pending.
-    pub(crate) fn end_flush(&mut self, committed: bool) -> Vec<(i64, Pending)> {
-        let done: Vec<(i64, Pending)> = self.in_flight.drain().collect();
-        if !committed {
-            for (id, p) in &done {
-                self.pending.entry(*id).or_default().add(*p);
-            }
-            return Vec::new();
-        }
-        done
+        self.in_flight.get(&id).copied().unwrap_or_default()
     }
 
     /// Takes the pending count of one document (it moves into a cache entry).
@@ -103,12 +105,28 @@ impl Counters {
         }
     }
 
-    /// The in-flight count of one document; free when no flush is running.
-    pub(crate) fn in_flight(&self, id: i64) -> Pending {
-        if self.in_flight.is_empty() {
-            return Pending::default();
+    /// Starts flush `epoch`: pending counters become in flight.
+    pub(crate) fn begin_flush(&mut self, epoch: u64) -> Vec<(i64, Pending)> {
+        let taken: Vec<(i64, Pending)> = self.pending.drain().collect();
+        for (id, p) in &taken {
+            self.in_flight.entry(*id).or_default().add(*p);
         }
-        self.in_flight.get(&id).copied().unwrap_or_default()
+        self.in_flight_epoch = epoch;
+        taken
+    }
+
+    /// Ends the flush. On success returns the counts now persisted, for the
+    /// caller to add to cached figures; on failure they go back to pending.
+    pub(crate) fn end_flush(&mut self, committed: bool) -> Vec<(i64, Pending)> {
+        let done: Vec<(i64, Pending)> = self.in_flight.drain().collect();
+        self.in_flight_epoch = 0;
+        if !committed {
+            for (id, p) in &done {
+                self.pending.entry(*id).or_default().add(*p);
+            }
+            return Vec::new();
+        }
+        done
     }
 
     /// Forgets a document (hard delete).
@@ -122,32 +140,14 @@ impl Counters {
     }
 }
 
-/// Orders cache misses against flushes (see the module docs).
-#[derive(Default)]
-pub(crate) struct Gate(RwLock<()>);
-
-impl Gate {
-    pub(crate) fn read(&self) -> RwLockReadGuard<'_, ()> {
-        self.0.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, ()> {
-        self.0.write().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// The figures a read reports: persisted plus not yet persisted.
-pub(crate) fn combine(
-    persisted_count: i64,
-    persisted_last: Option<i64>,
-    p: Pending,
-) -> (i64, Option<Timestamp>) {
-    let last = match (persisted_last, p.count > 0) {
+pub(crate) fn combine(persisted: &Persisted, p: Pending) -> (i64, Option<Timestamp>) {
+    let last = match (persisted.last, p.count > 0) {
         (Some(l), true) => Some(l.max(p.last)),
         (None, true) => Some(p.last),
         (l, false) => l,
     };
-    (persisted_count + p.count, last.map(Timestamp))
+    (persisted.count + p.count, last.map(Timestamp))
 }
 
 /// The time of a read, at the resolution of the kernel's coarse clock

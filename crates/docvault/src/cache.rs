@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Counters, Pending};
+use crate::access::{combine, Counters, Pending, Persisted};
 use crate::model::DocumentRecord;
 
 const SHARDS: usize = 64;
@@ -55,8 +55,7 @@ pub(crate) type IdMap<V> = HashMap<i64, V, BuildHasherDefault<IdHasher>>;
 /// (kept current by flushes).
 pub(crate) struct Entry {
     pub record: Arc<DocumentRecord>,
-    pub persisted_count: i64,
-    pub persisted_last: Option<i64>,
+    persisted: Persisted,
     /// Reads of this document not yet flushed (see `access`).
     pending: Pending,
     size: usize,
@@ -285,9 +284,8 @@ impl Shard {
             e.pending.last = e.pending.last.max(at.0);
         }
         let mut p = e.pending;
-        p.add(self.counters.in_flight(id));
-        let (access_count, last_accessed) =
-            crate::access::combine(e.persisted_count, e.persisted_last, p);
+        p.add(self.counters.in_flight(id, &e.persisted));
+        let (access_count, last_accessed) = combine(&e.persisted, p);
         Some(Hit::Found {
             record: Arc::clone(&e.record),
             access_count,
@@ -295,48 +293,54 @@ impl Shard {
         })
     }
 
-    /// Counts an access to a document whatever its cache state; returns
-    /// its reads not yet applied to the persisted figure, this one included.
-    pub(crate) fn record_access(&mut self, id: i64, at: crate::Timestamp) -> Pending {
+    /// The access figures of a document whose row was read with
+    /// `persisted`, counting one more access when `at` is given.
+    pub(crate) fn access(
+        &mut self,
+        id: i64,
+        persisted: &Persisted,
+        at: Option<crate::Timestamp>,
+    ) -> (i64, Option<crate::Timestamp>) {
         match self.entries.get_mut(&id) {
+            // A cached entry's figures are kept exact: prefer them.
             Some(e) => {
-                e.pending.count += 1;
-                e.pending.last = e.pending.last.max(at.0);
+                if let Some(at) = at {
+                    e.pending.count += 1;
+                    e.pending.last = e.pending.last.max(at.0);
+                }
                 let mut p = e.pending;
-                p.add(self.counters.in_flight(id));
-                p
+                p.add(self.counters.in_flight(id, &e.persisted));
+                combine(&e.persisted, p)
             }
-            None => self.counters.record(id, at),
+            None => {
+                let mut p = match at {
+                    Some(at) => self.counters.record(id, at),
+                    None => self.counters.pending(id),
+                };
+                p.add(self.counters.in_flight(id, persisted));
+                combine(persisted, p)
+            }
         }
     }
 
-    /// Reads of a document not yet applied to its persisted figure.
-    pub(crate) fn peek_access(&self, id: i64) -> Pending {
-        let mut p = self.counters.peek(id);
-        if let Some(e) = self.entries.get(&id) {
-            p.add(e.pending);
-        }
-        p
-    }
-
-    /// Starts a flush: every pending count of the shard becomes in flight.
-    pub(crate) fn begin_flush(&mut self) -> Vec<(i64, Pending)> {
+    /// Starts flush `epoch`: every pending count of the shard goes in flight.
+    pub(crate) fn begin_flush(&mut self, epoch: u64) -> Vec<(i64, Pending)> {
         for (id, e) in self.entries.iter_mut() {
             if e.pending.count > 0 {
                 self.counters
                     .add_pending(*id, std::mem::take(&mut e.pending));
             }
         }
-        self.counters.begin_flush()
+        self.counters.begin_flush(epoch)
     }
 
-    /// Ends a flush: committed counts join the cached persisted figures;
-    /// counts of a failed flush return to pending.
-    pub(crate) fn end_flush(&mut self, committed: bool) {
+    /// Ends flush `epoch`: committed counts join the persisted figures of
+    /// cached entries read before the commit; counts of a failed flush
+    /// return to pending.
+    pub(crate) fn end_flush(&mut self, committed: bool, epoch: u64) {
         for (id, p) in self.counters.end_flush(committed) {
             if let Some(e) = self.entries.get_mut(&id) {
-                e.persisted_count += p.count;
-                e.persisted_last = Some(e.persisted_last.map_or(p.last, |l| l.max(p.last)));
+                e.persisted.apply(epoch, p);
             }
         }
     }
@@ -363,8 +367,7 @@ impl Shard {
         cache: &Cache,
         generation: u64,
         record: Arc<DocumentRecord>,
-        persisted_count: i64,
-        persisted_last: Option<i64>,
+        persisted: Persisted,
     ) {
         if !cache.enabled() || cache.generation() != generation {
             return;
@@ -377,8 +380,7 @@ impl Shard {
         let uuid = record.uuid;
         let entry = Entry {
             record,
-            persisted_count,
-            persisted_last,
+            persisted,
             pending: self.counters.take_pending(id),
             size,
             referenced: false,

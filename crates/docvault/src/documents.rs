@@ -28,7 +28,8 @@ macro_rules! doc_cols {
             "id, uuid, title, doc_type, status, format, language, source_path, file_path, ",
             $content,
             ", content_hash, size_bytes, created_at, updated_at, last_accessed, ",
-            "coalesce(access_count, 0), quality_score, completeness_score, version, metadata"
+            "coalesce(access_count, 0), quality_score, completeness_score, version, metadata, ",
+            "coalesce(access_epoch, 0)"
         )
     };
 }
@@ -70,12 +71,7 @@ fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T>
     })
 }
 
-/// Persisted access figures of a row.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Persisted {
-    pub count: i64,
-    pub last: Option<i64>,
-}
+pub(crate) use crate::access::Persisted;
 
 /// A row as read: the record and its persisted access figures.
 pub(crate) type Row2 = (DocumentRecord, Persisted);
@@ -109,6 +105,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
         Persisted {
             count: r.get(15)?,
             last: r.get(14)?,
+            epoch: r.get::<_, i64>(20)? as u64,
         },
     ))
 }
@@ -387,54 +384,60 @@ impl Store {
 
     fn get_uncached(&self, r: DocRef, opts: GetOptions) -> Result<Document> {
         let cache = &self.inner.cache;
-        let generation = cache.generation();
         let conn = self.reader()?;
-        let _gate = self.inner.gate.read();
-        // Load with content even when not asked, so the cache can keep it.
-        let Some((record, persisted)) = load(&conn, r, opts.include_content || cache.enabled())?
-        else {
-            return Err(Error::not_found("document", r));
-        };
-        #[cfg(test)]
-        tests::MISS_HOOK.with(|h| {
-            if let Some(h) = h.borrow_mut().as_mut() {
-                h()
+        for attempt in 0.. {
+            // See `access`: figures read from disk combine with the in-memory
+            // ones only if no flush began or ended meanwhile. After a few
+            // unlucky tries, hold flushes off instead.
+            let _hold = (attempt >= 8).then(|| self.inner.flush_lock.lock());
+            let generation = cache.generation();
+            let seq = self.flush_seq();
+            // With content even when not asked, so the cache can keep it.
+            let Some((record, persisted)) =
+                load(&conn, r, opts.include_content || cache.enabled())?
+            else {
+                return Err(Error::not_found("document", r));
+            };
+            #[cfg(test)]
+            tests::MISS_HOOK.with(|h| {
+                if let Some(h) = h.borrow_mut().as_mut() {
+                    h()
+                }
+            });
+            let record = Arc::new(record);
+            let mut shard = cache.shard(record.id);
+            if _hold.is_none() && self.flush_seq() != seq {
+                continue;
             }
-        });
-        let record = Arc::new(record);
-        let mut shard = cache.shard(record.id);
-        shard.misses += 1;
-        shard.insert_if_current(
-            cache,
-            generation,
-            Arc::clone(&record),
-            persisted.count,
-            persisted.last,
-        );
-        if !opts.include_deleted && record.status == Status::Deleted {
-            return Err(Error::not_found("document", r));
+            shard.misses += 1;
+            shard.insert_if_current(cache, generation, Arc::clone(&record), persisted);
+            if !opts.include_deleted && record.status == Status::Deleted {
+                return Err(Error::not_found("document", r));
+            }
+            let at = self.inner.config.access_tracking.then(access::read_time);
+            let (access_count, last_accessed) = shard.access(record.id, &persisted, at);
+            drop(shard);
+            let record = if opts.include_content || record.content.is_none() {
+                record
+            } else {
+                Arc::new(DocumentRecord {
+                    content: None,
+                    ..(*record).clone()
+                })
+            };
+            return Ok(Document {
+                record,
+                access_count,
+                last_accessed,
+            });
         }
-        let pending = if self.inner.config.access_tracking {
-            shard.record_access(record.id, access::read_time())
-        } else {
-            Default::default()
-        };
-        drop(shard);
-        let (access_count, last_accessed) =
-            access::combine(persisted.count, persisted.last, pending);
-        let record = if opts.include_content || record.content.is_none() {
-            record
-        } else {
-            Arc::new(DocumentRecord {
-                content: None,
-                ..(*record).clone()
-            })
-        };
-        Ok(Document {
-            record,
-            access_count,
-            last_accessed,
-        })
+        unreachable!("the loop returns")
+    }
+
+    pub(crate) fn flush_seq(&self) -> u64 {
+        self.inner
+            .flush_seq
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Reads many documents by id, in the order given; `None` where a
@@ -487,9 +490,7 @@ impl Store {
     fn update_inner(&self, r: DocRef, patch: DocumentPatch, started: Instant) -> Result<Document> {
         let max = self.inner.config.max_content_bytes;
         validate_patch(&patch, max)?;
-        // Held across the write so that no flush moves access counts between
-        // the figures read in the transaction and the pending ones.
-        let _gate = self.inner.gate.read();
+        let seq = self.flush_seq();
         let out = self.write(move |tx| {
             let (old, persisted) = load_live(tx, r)?;
             if let Some(expected) = patch.expect_version {
@@ -551,7 +552,7 @@ impl Store {
         if changed {
             self.inner.cache.invalidate(record.id);
         }
-        Ok(self.with_access(record, persisted))
+        self.with_access(record, persisted, seq)
     }
 
     /// Soft-deletes: the document is hidden from get, list and search until
@@ -595,7 +596,7 @@ impl Store {
         let r = r.into();
         let started = Instant::now();
         let actor = actor.map(str::to_owned);
-        let _gate = self.inner.gate.read();
+        let seq = self.flush_seq();
         let out = self.write(move |tx| {
             let (old, _) = load(tx, r, false)?.ok_or_else(|| Error::not_found("document", r))?;
             if old.status != Status::Deleted {
@@ -628,7 +629,7 @@ impl Store {
         if let Ok((d, _)) = &out {
             self.inner.cache.invalidate(d.id);
         }
-        let out = out.map(|(d, p)| self.with_access(d, p));
+        let out = out.and_then(|(d, p)| self.with_access(d, p, seq));
         self.inner.metrics.undelete.done(started, &out);
         out
     }
@@ -668,23 +669,66 @@ impl Store {
 
     /// Reads without counting an access (for lookups).
     pub(crate) fn peek(&self, r: DocRef) -> Result<Document> {
-        let conn = self.reader()?;
-        let _gate = self.inner.gate.read();
-        let (d, p) = load(&conn, r, true)?.ok_or_else(|| Error::not_found("document", r))?;
-        Ok(self.with_access(d, p))
+        let seq = self.flush_seq();
+        let (d, p) = {
+            let conn = self.reader()?;
+            load(&conn, r, true)?.ok_or_else(|| Error::not_found("document", r))?
+        };
+        self.with_access(d, p, seq)
     }
 
-    /// Wraps a record with its persisted access figures plus pending ones.
-    /// Call with the gate's read side held since `persisted` was read.
-    pub(crate) fn with_access(&self, record: DocumentRecord, persisted: Persisted) -> Document {
-        let pending = self.inner.cache.shard(record.id).peek_access(record.id);
-        let (access_count, last_accessed) =
-            access::combine(persisted.count, persisted.last, pending);
-        Document {
+    /// Wraps a record with its persisted access figures plus those not yet
+    /// persisted. `seq` is the flush sequence read before `persisted` was
+    /// (see `access` for why that makes the sum exact without a lock).
+    pub(crate) fn with_access(
+        &self,
+        record: DocumentRecord,
+        persisted: Persisted,
+        seq: u64,
+    ) -> Result<Document> {
+        let id = record.id;
+        let (access_count, last_accessed) = {
+            let mut shard = self.inner.cache.shard(id);
+            if self.flush_seq() == seq {
+                shard.access(id, &persisted, None)
+            } else {
+                drop(shard);
+                self.current_access(id)?
+            }
+        };
+        Ok(Document {
             record: Arc::new(record),
             access_count,
             last_accessed,
+        })
+    }
+
+    /// The access figures of a document now, read afresh.
+    fn current_access(&self, id: i64) -> Result<(i64, Option<Timestamp>)> {
+        let conn = self.reader()?;
+        for attempt in 0.. {
+            let _hold = (attempt >= 8).then(|| self.inner.flush_lock.lock());
+            let seq = self.flush_seq();
+            let p = conn
+                .prepare_cached(
+                    "SELECT access_count, last_accessed, access_epoch FROM access_stats
+                     WHERE document_id = ?1",
+                )?
+                .query_row([id], |r| {
+                    Ok(Persisted {
+                        count: r.get(0)?,
+                        last: r.get(1)?,
+                        epoch: r.get::<_, i64>(2)? as u64,
+                    })
+                })
+                .optional()?
+                .unwrap_or_default();
+            let mut shard = self.inner.cache.shard(id);
+            if _hold.is_some() || self.flush_seq() == seq {
+                return Ok(shard.access(id, &p, None));
+            }
         }
+        unreachable!("the loop returns")
     }
 }
 
@@ -908,12 +952,12 @@ mod tests {
         cache.invalidate(rec.id);
         cache
             .shard(rec.id)
-            .insert_if_current(&cache, g, rec.clone(), 0, None);
+            .insert_if_current(&cache, g, rec.clone(), Default::default());
         assert!(cache.shard(rec.id).hit(rec.id, None, true, None).is_none());
         let g = cache.generation();
         cache
             .shard(rec.id)
-            .insert_if_current(&cache, g, rec.clone(), 0, None);
+            .insert_if_current(&cache, g, rec.clone(), Default::default());
         assert!(cache.shard(rec.id).hit(rec.id, None, true, None).is_some());
         assert_eq!(cache.id_of(&rec.uuid), Some(rec.id));
     }

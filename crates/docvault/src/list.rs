@@ -100,8 +100,8 @@ impl Store {
         }
         let (where_sql, mut params) = filters(q, "");
         let started = std::time::Instant::now();
+        let seq = self.flush_seq();
         let conn = self.reader()?;
-        let _gate = self.inner.gate.read();
         let total: i64 = conn
             .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
             .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
@@ -125,8 +125,8 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let docs = rows
             .into_iter()
-            .map(|(d, p)| self.with_access(d, p))
-            .collect();
+            .map(|(d, p)| self.with_access(d, p, seq))
+            .collect::<Result<Vec<_>>>()?;
         let out = Ok(Page {
             documents: docs,
             total,

@@ -64,7 +64,9 @@ CREATE TABLE versions (
 CREATE TABLE access_stats (
     document_id   INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
     access_count  INTEGER NOT NULL DEFAULT 0,
-    last_accessed INTEGER
+    last_accessed INTEGER,
+    -- The flush that last wrote the row (see the access module).
+    access_epoch  INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE metadata (

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
-use crate::access::Gate;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
@@ -121,10 +120,15 @@ pub(crate) struct Inner {
     pub(crate) writer_counters: Arc<WriterCounters>,
     pub(crate) readers: Pool,
     pub(crate) cache: Cache,
-    pub(crate) gate: Gate,
+    /// Epoch of the last access flush (see `access`).
+    access_epoch: AtomicU64,
     pub(crate) metrics: Metrics,
     pub(crate) operations: AtomicU64,
     closed: AtomicBool,
+    /// Held for a whole access flush.
+    pub(crate) flush_lock: Mutex<()>,
+    /// Bumped when an access flush begins and when it ends (see `access`).
+    pub(crate) flush_seq: AtomicU64,
     lock: Mutex<Option<StoreLock>>,
     flusher: Mutex<Option<JoinHandle<()>>>,
     wake: Arc<(Mutex<bool>, Condvar)>,
@@ -191,6 +195,12 @@ impl Store {
         // Freed pages are zeroed, so hard-deleted text does not linger.
         writer.pragma_update(None, "secure_delete", true)?;
         schema::migrate(&mut writer)?;
+        let access_epoch: i64 = writer.query_row(
+            "SELECT coalesce(max(access_epoch), 0) FROM access_stats",
+            [],
+            |r| r.get(0),
+        )?;
+        let access_epoch = access_epoch.max(0) as u64;
 
         let writer_counters = Arc::new(WriterCounters::default());
         let max_batch = if config.group_commit {
@@ -205,10 +215,12 @@ impl Store {
             writer: RwLock::new(Some(writer)),
             writer_counters,
             cache: Cache::new(config.cache_capacity_bytes),
-            gate: Gate::default(),
+            access_epoch: AtomicU64::new(access_epoch),
             metrics: Metrics::default(),
             operations: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            flush_lock: Mutex::new(()),
+            flush_seq: AtomicU64::new(0),
             lock: Mutex::new(Some(lock)),
             flusher: Mutex::new(None),
             wake: Arc::new((Mutex::new(false), Condvar::new())),
@@ -324,12 +336,18 @@ impl Inner {
         cv.notify_all();
     }
 
-    /// Persists pending access counts (see `access`).
+    /// Persists pending access counts (see `access`). Flushes are
+    /// serialized; reads go on during them.
     pub(crate) fn flush_access(&self) -> Result<()> {
-        let _gate = self.gate.write();
+        let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = self.access_epoch.fetch_add(1, Ordering::SeqCst) + 1;
         let mut taken = Vec::new();
-        self.cache.for_each_shard(|s| taken.extend(s.begin_flush()));
+        self.flush_seq.fetch_add(1, Ordering::SeqCst);
+        self.cache
+            .for_each_shard(|s| taken.extend(s.begin_flush(epoch)));
         if taken.is_empty() {
+            self.flush_seq.fetch_add(1, Ordering::SeqCst);
+            self.cache.for_each_shard(|s| s.end_flush(true, epoch));
             return Ok(());
         }
         let guard = self.writer.read().unwrap_or_else(|e| e.into_inner());
@@ -338,20 +356,22 @@ impl Inner {
             Some(w) => w.submit(move |conn| {
                 // A document hard-deleted since its reads has nothing to update.
                 let mut stmt = conn.prepare_cached(
-                    "INSERT INTO access_stats (document_id, access_count, last_accessed)
-                     SELECT ?3, ?1, ?2 WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?3)
+                    "INSERT INTO access_stats (document_id, access_count, last_accessed, access_epoch)
+                     SELECT ?3, ?1, ?2, ?4 WHERE EXISTS (SELECT 1 FROM documents WHERE id = ?3)
                      ON CONFLICT(document_id) DO UPDATE SET
                         access_count = access_count + excluded.access_count,
-                        last_accessed = max(coalesce(last_accessed, 0), excluded.last_accessed)",
+                        last_accessed = max(coalesce(last_accessed, 0), excluded.last_accessed),
+                        access_epoch = excluded.access_epoch",
                 )?;
                 for (id, p) in &taken {
-                    stmt.execute(params![p.count, p.last, id])?;
+                    stmt.execute(params![p.count, p.last, id, epoch as i64])?;
                 }
                 Ok(())
             }),
         };
         let committed = res.is_ok();
-        self.cache.for_each_shard(|s| s.end_flush(committed));
+        self.flush_seq.fetch_add(1, Ordering::SeqCst);
+        self.cache.for_each_shard(|s| s.end_flush(committed, epoch));
         res
     }
 

@@ -107,7 +107,7 @@ impl Store {
         let r = r.into();
         let started = Instant::now();
         let author = author.map(str::to_owned);
-        let _gate = self.inner.gate.read();
+        let seq = self.flush_seq();
         let out = self.write(move |tx| {
             let author = author.as_deref();
             let (old, persisted) = match documents::load(tx, r, true)? {
@@ -158,7 +158,7 @@ impl Store {
         if let Ok((d, _)) = &out {
             self.inner.cache.invalidate(d.id);
         }
-        let out = out.map(|(d, p)| self.with_access(d, p));
+        let out = out.and_then(|(d, p)| self.with_access(d, p, seq));
         self.inner.metrics.restore.done(started, &out);
         out
     }

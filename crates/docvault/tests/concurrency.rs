@@ -93,9 +93,19 @@ fn concurrent_creates_all_land() {
 
 #[test]
 fn defect_access_counts_lost_under_concurrency() {
+    access_counts_exact_under_racing_flushes(64 << 20);
+}
+
+#[test]
+fn access_counts_exact_when_every_read_misses_the_cache() {
+    access_counts_exact_under_racing_flushes(0);
+}
+
+fn access_counts_exact_under_racing_flushes(cache_capacity_bytes: usize) {
     // A tiny flush interval makes flushes race with the reads.
     let (dir, s) = common::store_with(Config {
         access_flush_interval: Duration::from_millis(1),
+        cache_capacity_bytes,
         ..Config::default()
     });
     let docs: Vec<i64> = (0..4)
