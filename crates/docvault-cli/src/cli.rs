@@ -80,6 +80,28 @@ pub enum Command {
     Check,
     /// Walk through the main features on a throwaway store
     Demo,
+    /// Measure throughput and latency (builds a temporary store unless --db is given)
+    Bench(BenchArgs),
+}
+
+/// `bench` options.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// compare (adds cache-off and raw SQLite baselines) or optimized
+    #[arg(long, default_value = "compare")]
+    pub mode: String,
+    /// Documents in the generated store
+    #[arg(long, default_value_t = 100_000)]
+    pub num_docs: usize,
+    /// Thread counts for the concurrent workloads, e.g. 1,2,8
+    #[arg(long, default_value = "1,2,8")]
+    pub threads: String,
+    /// Seconds each workload runs
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub duration: f64,
+    /// Also write the report as JSON to FILE (spelled `--json FILE`)
+    #[arg(long = "json-file", value_name = "FILE")]
+    pub json_file: Option<PathBuf>,
 }
 
 /// Document fields shared by `add` and `update`.

@@ -4,6 +4,7 @@
 //! with `--json` an `{"error":{"kind","message"}}` object on stdout), 2 for
 //! usage errors.
 
+mod bench;
 mod cli;
 mod commands;
 mod demo;
@@ -23,7 +24,7 @@ fn main() {
 }
 
 fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(bench::rewrite_args(std::env::args_os().collect())) {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
     };
@@ -50,6 +51,7 @@ fn run() -> i32 {
         Command::Optimize => commands::optimize(&ctx),
         Command::Check => commands::check(&ctx),
         Command::Demo => demo::demo(&ctx),
+        Command::Bench(a) => bench::bench(&ctx, a),
     };
     output::emit(result, ctx.json)
 }

@@ -113,11 +113,8 @@ fn entry_hash(
 
 fn head(tx: &Connection) -> Result<(i64, String)> {
     let v: Option<String> = tx
-        .query_row(
-            "SELECT value FROM store_meta WHERE key = ?1",
-            [HEAD_KEY],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT value FROM store_meta WHERE key = ?1")?
+        .query_row([HEAD_KEY], |r| r.get(0))
         .optional()?;
     Ok(v.and_then(|v| {
         let (id, hash) = v.split_once(':')?;
@@ -128,17 +125,14 @@ fn head(tx: &Connection) -> Result<(i64, String)> {
 
 /// Appends an entry inside the caller's transaction.
 pub(crate) fn append(tx: &Connection, e: &NewEntry<'_>) -> Result<i64> {
-    let (_, prev) = head(tx)?;
+    let (head_id, prev) = head(tx)?;
+    // The head is the newest entry and is updated in the same transaction
+    // as every insert, so the next id is known before inserting: the hash
+    // (which covers the id) goes in with the row.
+    let id = head_id + 1;
     let ts = Timestamp::now().0;
     let old = e.old.map(|v| v.to_string());
     let new = e.new.map(|v| v.to_string());
-    // The id is part of the hash, so insert first and hash once it is known.
-    tx.execute(
-        "INSERT INTO audit_log (ts, operation, document_id, actor, old_summary, new_summary, duration_us, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '')",
-        params![ts, e.operation, e.document_id, e.actor, old, new, e.duration_us, prev],
-    )?;
-    let id = tx.last_insert_rowid();
     let hash = entry_hash(
         &prev,
         id,
@@ -150,15 +144,27 @@ pub(crate) fn append(tx: &Connection, e: &NewEntry<'_>) -> Result<i64> {
         new.as_deref(),
         e.duration_us,
     );
-    tx.execute(
-        "UPDATE audit_log SET hash = ?1 WHERE id = ?2",
-        params![hash, id],
-    )?;
-    tx.execute(
+    tx.prepare_cached(
+        "INSERT INTO audit_log (id, ts, operation, document_id, actor, old_summary, new_summary, duration_us, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        id,
+        ts,
+        e.operation,
+        e.document_id,
+        e.actor,
+        old,
+        new,
+        e.duration_us,
+        prev,
+        hash
+    ])?;
+    tx.prepare_cached(
         "INSERT INTO store_meta (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![HEAD_KEY, format!("{id}:{hash}")],
-    )?;
+    )?
+    .execute(params![HEAD_KEY, format!("{id}:{hash}")])?;
     Ok(id)
 }
 

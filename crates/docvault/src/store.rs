@@ -194,6 +194,14 @@ impl Store {
         )?;
         // Freed pages are zeroed, so hard-deleted text does not linger.
         writer.pragma_update(None, "secure_delete", true)?;
+        // A batch of a thousand 2 KB documents must not spill the page cache
+        // to the WAL mid-transaction; 64 MiB, allocated only as used.
+        writer.pragma_update(None, "cache_size", -65536)?;
+        // STAT4 would otherwise re-prepare cached statements on every bind.
+        writer.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         schema::migrate(&mut writer)?;
         let access_epoch: i64 = writer.query_row(
             "SELECT coalesce(max(access_epoch), 0) FROM access_stats",

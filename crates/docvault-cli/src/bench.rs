@@ -1,0 +1,221 @@
+//! `docvault bench`: the benchmark suite (see the `docvault-bench` crate).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use docvault::Error;
+use docvault_bench::{Mode, Options, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::BenchArgs;
+use crate::open::Ctx;
+use crate::output::{to_json, Outcome};
+
+/// A progress bar on stderr, shown only on a terminal.
+struct Bar {
+    bar: Option<ProgressBar>,
+    tty: bool,
+}
+
+impl Progress for Bar {
+    fn start(&mut self, phase: &str, total: u64) {
+        if self.tty {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg:20} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(phase.to_string());
+            self.bar = Some(bar);
+        }
+    }
+    fn advance(&mut self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+    fn workload(&mut self, name: &str, threads: usize) {
+        if self.tty {
+            eprint!("\r\x1b[2Krunning {name} on {threads} thread(s)...");
+        }
+    }
+}
+
+fn validation(field: &str, reason: String) -> Error {
+    Error::Validation {
+        field: field.into(),
+        reason,
+    }
+}
+
+fn parse_threads(s: &str) -> Result<Vec<usize>, Error> {
+    let threads: Vec<usize> = s
+        .split(',')
+        .map(|t| t.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| validation("threads", format!("{s:?} is not a list like 1,2,8")))?;
+    if threads.is_empty() || threads.iter().any(|&t| t == 0 || t > 256) {
+        return Err(validation(
+            "threads",
+            format!("{s:?}: each thread count must be 1-256"),
+        ));
+    }
+    Ok(threads)
+}
+
+pub fn bench(ctx: &Ctx, a: BenchArgs) -> Result<Outcome, Error> {
+    let mode = match a.mode.as_str() {
+        "compare" => Mode::Compare,
+        "optimized" => Mode::Optimized,
+        other => {
+            return Err(validation(
+                "mode",
+                format!("unknown value {other:?}; valid values: compare, optimized"),
+            ))
+        }
+    };
+    if !(1..=10_000_000).contains(&a.num_docs) {
+        return Err(validation(
+            "num-docs",
+            format!("{} is not between 1 and 10000000", a.num_docs),
+        ));
+    }
+    if !(a.duration.is_finite() && (0.05..=3600.0).contains(&a.duration)) {
+        return Err(validation(
+            "duration",
+            format!("{} is not between 0.05 and 3600 seconds", a.duration),
+        ));
+    }
+    // Only an explicit --db: the bench writes, and DOCVAULT_DB most likely
+    // points at real documents.
+    let db: Option<PathBuf> = match &ctx.db {
+        Some(_) => Some(ctx.db_path()?),
+        None => None,
+    };
+    let opts = Options {
+        mode,
+        num_docs: a.num_docs,
+        threads: parse_threads(&a.threads)?,
+        duration: Duration::from_secs_f64(a.duration),
+        db,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut bar = Bar { bar: None, tty };
+    let report = docvault_bench::run(&opts, &mut bar)
+        .map_err(|e| Error::Io(std::io::Error::other(format!("benchmark failed: {e}"))))?;
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let json = to_json(&report)?;
+    if let Some(path) = &a.json_file {
+        let text = serde_json::to_string_pretty(&json)
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        std::fs::write(path, text + "\n").map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot write {}: {e}", path.display()),
+            ))
+        })?;
+    }
+    Ok(Outcome::new(json, report.to_table()))
+}
+
+/// `bench --json FILE` names a file, while `--json` alone is the global
+/// "print JSON" switch. Before clap sees the line, `--json` followed by a
+/// value after the `bench` subcommand becomes `--json-file`.
+pub fn rewrite_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    // The subcommand is the first word that is neither an option nor the
+    // value of a global option that takes one.
+    let mut at = 1;
+    while let Some(a) = args.get(at).and_then(|a| a.to_str()) {
+        match a {
+            "--db" | "--wait" => at += 2,
+            _ if a.starts_with('-') => at += 1,
+            _ => break,
+        }
+    }
+    if args.get(at).is_none_or(|a| a != "bench") {
+        return args;
+    }
+    let bench_at = at;
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if i > bench_at {
+            if let Some(rest) = a.to_str().and_then(|s| s.strip_prefix("--json=")) {
+                out.push("--json-file".into());
+                out.push(rest.into());
+                i += 1;
+                continue;
+            }
+            let next_is_value = args
+                .get(i + 1)
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('-'));
+            if a == "--json" && next_is_value {
+                out.push("--json-file".into());
+                i += 1;
+                continue;
+            }
+        }
+        out.push(a.clone());
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rw(s: &[&str]) -> Vec<String> {
+        rewrite_args(s.iter().map(|a| a.into()).collect())
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn json_file_only_after_bench() {
+        assert_eq!(
+            rw(&["docvault", "bench", "--json", "out.json"]),
+            ["docvault", "bench", "--json-file", "out.json"]
+        );
+        assert_eq!(
+            rw(&["docvault", "--json", "bench", "--num-docs", "5"]),
+            ["docvault", "--json", "bench", "--num-docs", "5"]
+        );
+        assert_eq!(
+            rw(&["docvault", "bench", "--json=r.json", "--json"]),
+            ["docvault", "bench", "--json-file", "r.json", "--json"]
+        );
+        assert_eq!(
+            rw(&["docvault", "get", "1", "--json"]),
+            ["docvault", "get", "1", "--json"]
+        );
+        assert_eq!(
+            rw(&["docvault", "add", "--title", "bench", "--json", "x"]),
+            ["docvault", "add", "--title", "bench", "--json", "x"]
+        );
+        assert_eq!(
+            rw(&["docvault", "--db", "bench", "bench", "--json", "f"]),
+            ["docvault", "--db", "bench", "bench", "--json-file", "f"]
+        );
+    }
+
+    #[test]
+    fn thread_lists() {
+        assert_eq!(parse_threads("1,2, 8").unwrap(), vec![1, 2, 8]);
+        assert!(parse_threads("0").is_err());
+        assert!(parse_threads("a").is_err());
+        assert!(parse_threads("").is_err());
+    }
+}
