@@ -300,8 +300,15 @@ impl Store {
     /// Creates many documents in one transaction: all or none.
     pub fn create_many(&self, docs: Vec<NewDocument>) -> Result<Vec<Document>> {
         let started = Instant::now();
-        for d in &docs {
-            validate_new(d, self.inner.config.max_content_bytes)?;
+        for (i, d) in docs.iter().enumerate() {
+            // Name the document, so a caller can tell which one to fix.
+            validate_new(d, self.inner.config.max_content_bytes).map_err(|e| match e {
+                Error::Validation { field, reason } => Error::Validation {
+                    field: format!("documents[{i}].{field}"),
+                    reason,
+                },
+                other => other,
+            })?;
         }
         let out = self
             .write(move |tx| {

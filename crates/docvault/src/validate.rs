@@ -13,7 +13,8 @@ pub const MAX_FORMAT_CHARS: usize = 32;
 /// Longest path, author or comment, in bytes.
 pub const MAX_SHORT_TEXT_BYTES: usize = 4096;
 
-pub(crate) fn title(t: &str) -> Result<()> {
+/// A title: 1–255 characters, not blank, no control characters.
+pub fn title(t: &str) -> Result<()> {
     let n = t.chars().count();
     if t.trim().is_empty() {
         return Err(Error::validation("title", "must not be empty or blank"));
@@ -27,7 +28,8 @@ pub(crate) fn title(t: &str) -> Result<()> {
     no_control("title", t)
 }
 
-pub(crate) fn language(l: &str) -> Result<()> {
+/// A language: two lowercase ASCII letters.
+pub fn language(l: &str) -> Result<()> {
     if l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()) {
         Ok(())
     } else {
@@ -38,7 +40,8 @@ pub(crate) fn language(l: &str) -> Result<()> {
     }
 }
 
-pub(crate) fn format(f: &str) -> Result<()> {
+/// A format name: 1–32 letters, digits, `-`, `_`, `.` or `+`.
+pub fn format(f: &str) -> Result<()> {
     if f.is_empty()
         || f.chars().count() > MAX_FORMAT_CHARS
         || !f
@@ -126,7 +129,8 @@ fn no_control(field: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn meta_key(k: &str) -> Result<()> {
+/// A metadata key: 1–100 characters, no surrounding spaces or control characters.
+pub fn meta_key(k: &str) -> Result<()> {
     let n = k.chars().count();
     if n == 0 || n > MAX_META_KEY_CHARS {
         return Err(Error::validation(

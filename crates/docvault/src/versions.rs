@@ -63,6 +63,12 @@ pub(crate) fn load_version(conn: &Connection, id: i64, n: i64) -> Result<Version
 }
 
 impl Store {
+    /// The id of a document, soft-deleted or not, without counting a read.
+    pub fn resolve(&self, r: impl Into<DocRef>) -> Result<i64> {
+        let conn = self.reader()?;
+        resolve(&conn, r.into())
+    }
+
     /// The versions of a document (soft-deleted ones too), newest first,
     /// without content.
     pub fn versions(&self, r: impl Into<DocRef>) -> Result<Vec<VersionInfo>> {

@@ -594,7 +594,7 @@ fn create_many_is_all_or_nothing() {
     let e = s
         .create_many(vec![NewDocument::new("ok", "1"), NewDocument::new("", "2")])
         .unwrap_err();
-    assert_eq!(e.kind(), "validation");
+    assert_eq!(validation_field(e), "documents[1].title");
     assert_eq!(s.stats().unwrap().documents, 0);
     let docs = s
         .create_many(
@@ -606,6 +606,24 @@ fn create_many_is_all_or_nothing() {
     assert_eq!(docs.len(), 50);
     assert_eq!(s.stats().unwrap().documents, 50);
     assert_eq!(s.verify_audit().unwrap().entries_checked, 50);
+}
+
+#[test]
+fn resolve_finds_ids_without_counting_a_read() {
+    let (_d, s) = common::store();
+    let doc = s.create(NewDocument::new("t", "x")).unwrap();
+    assert_eq!(s.resolve(doc.uuid).unwrap(), doc.id);
+    s.delete(doc.id, None).unwrap();
+    assert_eq!(s.resolve(doc.uuid).unwrap(), doc.id);
+    assert_eq!(
+        s.resolve(uuid::Uuid::new_v4()).unwrap_err().kind(),
+        "not_found"
+    );
+    let any = GetOptions {
+        include_deleted: true,
+        ..GetOptions::default()
+    };
+    assert_eq!(s.get_with(doc.id, any).unwrap().access_count, 1);
 }
 
 #[test]
