@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod model;
 mod pool;
 pub mod schema;
+mod search;
 mod store;
 pub mod validate;
 mod versions;
@@ -50,5 +51,9 @@ pub use metrics::MetricsSnapshot;
 pub use model::{
     DocRef, DocType, Document, DocumentPatch, DocumentRecord, GetOptions, ListQuery, MetaValue,
     Metadata, NewDocument, Order, Page, SortField, Status, Timestamp, Version, VersionInfo,
+};
+pub use search::{
+    SearchHit, SearchOptions, SearchQuery, SearchResults, DEFAULT_SEARCH_LIMIT, MAX_QUERY_CHARS,
+    MAX_QUERY_TERMS, MAX_SNIPPET_TOKENS,
 };
 pub use store::{Config, Durability, Store};

@@ -153,10 +153,13 @@ impl Store {
 
     /// SQLite's integrity and foreign-key checks plus docvault's own
     /// invariants: content hashes and sizes, gapless versions whose newest
-    /// is current, valid enum values, and an intact audit chain.
+    /// is current, valid enum values, an intact audit chain, and a search
+    /// index that matches the documents.
     pub fn check(&self) -> Result<CheckReport> {
         let conn = self.reader()?;
-        let mut problems = Vec::new();
+        // First: it also refreshes the connection's cached FTS5 structure,
+        // which PRAGMA integrity_check would otherwise read stale.
+        let mut problems = crate::search::check_index(self, &conn)?;
         {
             let mut stmt = conn.prepare("PRAGMA integrity_check")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;

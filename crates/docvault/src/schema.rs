@@ -102,6 +102,8 @@ CREATE TABLE store_meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 1 -> 2: the full-text search index and the triggers that maintain it.
+    crate::search::schema::MIGRATION,
 ];
 
 /// The schema version this build writes and reads.

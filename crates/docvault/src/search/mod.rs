@@ -1,0 +1,762 @@
+//! Full-text search: ranked, highlighted, over every script.
+//!
+//! The index is SQLite FTS5 inside the store's own file, kept current by
+//! triggers in the same transaction as every write (see [`schema`]). A
+//! query is parsed by our own small language and compiled to an FTS5
+//! expression that always parses (see [`query`]). Ranking is BM25 with
+//! column weights, computed by `docvault_rank` (see [`rank`]), which
+//! returns exactly FTS5's `bm25()` for every row it can return but skips
+//! most of the per-row work for very common terms.
+//!
+//! A search runs in one read transaction, so its count, ranks and
+//! snippets come from one snapshot:
+//!
+//! 1. rank: `SELECT rowid, docvault_rank(...) ... ORDER BY score DESC
+//!    LIMIT ? OFFSET ?`, with `documents` joined only when a filter needs
+//!    it; the ranking function also counts the matches;
+//! 2. show: title highlight and content snippet (FTS5 `highlight()` and
+//!    `snippet()`) for the page's rows only, plus their uuid, type and
+//!    status; CJK matches, which FTS5 cannot highlight in the title and
+//!    content columns, are highlighted here.
+
+mod query;
+mod rank;
+pub(crate) mod schema;
+
+use std::time::Instant;
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::list::MAX_LIMIT;
+use crate::model::{DocType, ListQuery, MetaValue, Status};
+use crate::store::Store;
+use query::Needles;
+
+pub use query::{MAX_QUERY_CHARS, MAX_QUERY_TERMS};
+
+/// Results per page when [`SearchQuery::limit`] is not set otherwise.
+pub const DEFAULT_SEARCH_LIMIT: i64 = 20;
+/// Longest snippet FTS5 can cut, in tokens.
+pub const MAX_SNIPPET_TOKENS: u32 = 64;
+
+/// How results are ranked and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchOptions {
+    /// BM25 weight of a match in the title (default 10).
+    pub title_weight: f64,
+    /// BM25 weight of a match in the content (default 1).
+    pub content_weight: f64,
+    /// BM25 weight of a match in a metadata value (default 0.5).
+    pub metadata_weight: f64,
+    /// Inserted before each match in `title_highlighted` and `snippet`
+    /// (default `<mark>`). Inserted as is: the text around it is not
+    /// escaped, so escape before rendering as HTML if the text may hold
+    /// markup.
+    pub highlight_open: String,
+    /// Inserted after each match (default `</mark>`).
+    pub highlight_close: String,
+    /// Length of the snippet in tokens (words), 1 to
+    /// [`MAX_SNIPPET_TOKENS`] (default 16).
+    pub snippet_tokens: u32,
+    /// Marks text cut from either end of the snippet (default `…`).
+    pub ellipsis: String,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            title_weight: 10.0,
+            content_weight: 1.0,
+            metadata_weight: 0.5,
+            highlight_open: "<mark>".into(),
+            highlight_close: "</mark>".into(),
+            snippet_tokens: 16,
+            ellipsis: "…".into(),
+        }
+    }
+}
+
+/// A search. Build with [`SearchQuery::new`] and set fields as needed.
+///
+/// The query language:
+///
+/// | input | meaning |
+/// | --- | --- |
+/// | `install guide` | both words (in any field) |
+/// | `"exact phrase"` | the words next to each other |
+/// | `config*` | a word starting with `config` |
+/// | `-draft`, `NOT draft` | documents without the word |
+/// | `pdf OR epub` | either word (binds tighter than the implicit AND) |
+/// | `title:install`, `content:`, `meta:` | the word in that field only |
+///
+/// Words are stemmed (`configure` finds `configuration`) and folded
+/// (`cafe` finds `Café`). Chinese, Japanese and Korean text is found by any
+/// run of two or more characters (one character works too, less exactly).
+/// Anything else is searched as literal text: `C++`, `20.04`,
+/// `multi-agent`, unbalanced quotes and stray operators never fail. A query
+/// with nothing to search for (empty, only punctuation, only excluded
+/// terms) is an [`Error::Validation`] on field `query`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchQuery {
+    /// The query text (at most [`MAX_QUERY_CHARS`] characters and
+    /// [`MAX_QUERY_TERMS`] terms).
+    pub text: String,
+    /// Only documents of this type.
+    pub doc_type: Option<DocType>,
+    /// Only documents with this status. Soft-deleted documents are never
+    /// found, so `Deleted` is rejected.
+    pub status: Option<Status>,
+    /// Only documents with these metadata key = typed value pairs (as
+    /// [`ListQuery::meta`]).
+    pub meta: Vec<(String, MetaValue)>,
+    /// Results per page, 1 to [`crate::MAX_LIMIT`] (default
+    /// [`DEFAULT_SEARCH_LIMIT`]).
+    pub limit: i64,
+    /// Results to skip.
+    pub offset: i64,
+    /// Ranking and display.
+    pub options: SearchOptions,
+}
+
+impl SearchQuery {
+    /// A search for `text` with default filters, page and options.
+    pub fn new(text: impl Into<String>) -> Self {
+        SearchQuery {
+            text: text.into(),
+            doc_type: None,
+            status: None,
+            meta: Vec::new(),
+            limit: DEFAULT_SEARCH_LIMIT,
+            offset: 0,
+            options: SearchOptions::default(),
+        }
+    }
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery::new("")
+    }
+}
+
+/// One found document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// Document id.
+    pub id: i64,
+    /// Document uuid.
+    pub uuid: uuid::Uuid,
+    /// The title as stored.
+    pub title: String,
+    /// Kind of document.
+    #[serde(rename = "type")]
+    pub doc_type: DocType,
+    /// Lifecycle state (never `deleted`).
+    pub status: Status,
+    /// BM25 relevance with the query's column weights; higher is better.
+    pub score: f64,
+    /// The title with matches between the highlight markers.
+    pub title_highlighted: String,
+    /// A part of the content around the best match, matches highlighted.
+    pub snippet: String,
+}
+
+/// One page of search results, best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    /// The query text as given.
+    pub query: String,
+    /// Documents matching the query and filters, over all pages.
+    pub total: i64,
+    /// This page's hits, by score (ties by id).
+    pub results: Vec<SearchHit>,
+}
+
+/// Highlight markers FTS5 is given; replaced by the caller's markers once
+/// CJK matches are marked too. Private-use characters, so they cannot be
+/// confused with markers a user chose; text that itself holds them may be
+/// highlighted oddly, never wrongly matched.
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// Below this many matches, fetching the page's snippets in one pass over
+/// the matches is cheaper than one FTS5 lookup per hit.
+const SCAN_SNIPPETS_BELOW: i64 = 20_000;
+
+fn check_marker(field: &str, s: &str) -> Result<()> {
+    if s.len() > 64 || s.contains('\0') {
+        return Err(Error::validation(
+            field,
+            "must be at most 64 bytes without NUL characters",
+        ));
+    }
+    Ok(())
+}
+
+impl SearchOptions {
+    /// Rejects options that cannot work, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let weights = [
+            ("title_weight", self.title_weight),
+            ("content_weight", self.content_weight),
+            ("metadata_weight", self.metadata_weight),
+        ];
+        for (field, w) in weights {
+            if !w.is_finite() || !(0.0..=1e6).contains(&w) {
+                return Err(Error::validation(
+                    field,
+                    format!("{w} is not a number between 0 and 1000000"),
+                ));
+            }
+        }
+        if weights.iter().all(|(_, w)| *w == 0.0) {
+            return Err(Error::validation(
+                "title_weight",
+                "at least one column weight must be greater than 0",
+            ));
+        }
+        if !(1..=MAX_SNIPPET_TOKENS).contains(&self.snippet_tokens) {
+            return Err(Error::validation(
+                "snippet_tokens",
+                format!(
+                    "{} is not between 1 and {MAX_SNIPPET_TOKENS}",
+                    self.snippet_tokens
+                ),
+            ));
+        }
+        check_marker("highlight_open", &self.highlight_open)?;
+        check_marker("highlight_close", &self.highlight_close)?;
+        check_marker("ellipsis", &self.ellipsis)
+    }
+}
+
+fn validate(q: &SearchQuery) -> Result<()> {
+    if !(1..=MAX_LIMIT).contains(&q.limit) {
+        return Err(Error::validation(
+            "limit",
+            format!("{} is not between 1 and {MAX_LIMIT}", q.limit),
+        ));
+    }
+    if q.offset < 0 {
+        return Err(Error::validation("offset", "must not be negative"));
+    }
+    if q.status == Some(Status::Deleted) {
+        return Err(Error::validation(
+            "status",
+            "soft-deleted documents are never searched",
+        ));
+    }
+    for (k, v) in &q.meta {
+        crate::validate::meta_key(k)?;
+        crate::validate::meta_value(k, v, usize::MAX)?;
+    }
+    q.options.validate()
+}
+
+/// Wraps each needle occurrence in `text` in the sentinel markers.
+fn mark_needles(text: &str, needles: &Needles, out: &mut String) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match needles.match_at(&chars, i) {
+            Some(n) => {
+                out.push(OPEN);
+                out.extend(&chars[i..i + n]);
+                out.push(CLOSE);
+                i += n;
+            }
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Adds the hand-made highlights to FTS5 output (outside its own) and
+/// swaps the sentinels for the caller's markers.
+fn render(raw: &str, needles: &Needles, open: &str, close: &str) -> String {
+    let mut marked = String::with_capacity(raw.len());
+    if needles.is_empty() {
+        marked.push_str(raw);
+    } else {
+        let mut inside = false;
+        let mut plain = String::new();
+        for c in raw.chars() {
+            match c {
+                OPEN | CLOSE => {
+                    if inside {
+                        marked.push_str(&plain);
+                    } else {
+                        mark_needles(&plain, needles, &mut marked);
+                    }
+                    plain.clear();
+                    marked.push(c);
+                    inside = c == OPEN;
+                }
+                _ => plain.push(c),
+            }
+        }
+        if inside {
+            marked.push_str(&plain);
+        } else {
+            mark_needles(&plain, needles, &mut marked);
+        }
+    }
+    let mut out = String::with_capacity(marked.len());
+    for c in marked.chars() {
+        match c {
+            OPEN => out.push_str(open),
+            CLOSE => out.push_str(close),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A snippet around the first CJK match in the content, for hits where
+/// FTS5's snippet (which only sees Latin matches in the content column)
+/// shows none. `None` if no needle occurs in the content (the match was in
+/// the title or metadata).
+fn cjk_snippet(
+    conn: &Connection,
+    id: i64,
+    needles: &Needles,
+    o: &SearchOptions,
+) -> Result<Option<String>> {
+    if needles.cjk.is_empty() {
+        return Ok(None);
+    }
+    let mut first: Option<i64> = None;
+    for n in &needles.cjk {
+        let n: String = n.iter().collect();
+        let pos: Option<i64> = conn
+            .prepare_cached("SELECT instr(content, ?2) FROM documents WHERE id = ?1")?
+            .query_row(params![id, n], |r| r.get(0))
+            .optional()?;
+        if let Some(p) = pos.filter(|p| *p > 0) {
+            first = Some(first.map_or(p, |f| f.min(p)));
+        }
+    }
+    let Some(pos) = first else { return Ok(None) };
+    // A CJK character is about a word: the window is three characters per
+    // snippet token, a third of it before the match.
+    let width = i64::from(o.snippet_tokens) * 3;
+    let start = (pos - width / 3).max(1);
+    let (text, total): (String, i64) = conn
+        .prepare_cached(
+            "SELECT substr(content, ?2, ?3), length(content) FROM documents WHERE id = ?1",
+        )?
+        .query_row(params![id, start, width], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut raw = String::new();
+    if start > 1 {
+        raw.push_str(&o.ellipsis);
+    }
+    raw.push_str(&text);
+    if start + width - 1 < total {
+        raw.push_str(&o.ellipsis);
+    }
+    Ok(Some(raw))
+}
+
+/// Shortens a snippet without matches: FTS5 counts tokens, and a token of
+/// CJK text can be a whole sentence.
+fn cap_snippet(raw: &mut String, o: &SearchOptions) {
+    let max = o.snippet_tokens as usize * 8;
+    if let Some((cut, _)) = raw.char_indices().nth(max) {
+        raw.truncate(cut);
+        raw.push_str(&o.ellipsis);
+    }
+}
+
+struct Shown {
+    uuid: String,
+    title: String,
+    doc_type: String,
+    status: String,
+    title_raw: String,
+    snippet_raw: String,
+}
+
+fn corrupt(what: &str, v: &str) -> Error {
+    Error::Corrupt(format!("search: unexpected {what} {v:?}"))
+}
+
+impl Store {
+    /// Searches live documents; see [`SearchQuery`] for the language and
+    /// [`SearchResults`] for what comes back. Soft-deleted documents are
+    /// never found.
+    ///
+    /// ```
+    /// use docvault::{Config, NewDocument, SearchQuery, Store};
+    /// # fn main() -> docvault::Result<()> {
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path().join("docs.db"), Config::default())?;
+    /// store.create(NewDocument::new("Installing", "Configuration of the installer."))?;
+    /// let found = store.search(&SearchQuery::new("configure install*"))?;
+    /// assert_eq!(found.total, 1);
+    /// assert_eq!(found.results[0].title_highlighted, "<mark>Installing</mark>");
+    /// # Ok(()) }
+    /// ```
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchResults> {
+        let started = Instant::now();
+        let out = self.search_inner(q);
+        self.inner.metrics.search.done(started, &out);
+        out
+    }
+
+    fn search_inner(&self, q: &SearchQuery) -> Result<SearchResults> {
+        validate(q)?;
+        let compiled = query::compile(&q.text)?;
+        let conn = self.reader()?;
+        let state = rank::ensure(&conn)?;
+        let tx = conn.unchecked_transaction()?;
+
+        // 1. Rank. The FTS table is the outer loop (CROSS JOIN), so rows
+        // are ranked after the filters accepted them, as docvault_rank needs.
+        let filtered = q.doc_type.is_some() || q.status.is_some() || !q.meta.is_empty();
+        let (join, mut where_sql, mut args) = if filtered {
+            let lq = ListQuery {
+                doc_type: q.doc_type,
+                status: q.status,
+                meta: q.meta.clone(),
+                ..ListQuery::default()
+            };
+            let (w, p) = crate::list::filters(&lq, "d.");
+            let w = w.strip_prefix("WHERE ").unwrap_or(&w).to_string();
+            ("CROSS JOIN documents d ON d.id = f.rowid", w, p)
+        } else {
+            ("", String::new(), Vec::new())
+        };
+        if !where_sql.is_empty() {
+            where_sql = format!(" AND {where_sql}");
+        }
+        let base = args.len();
+        let o = &q.options;
+        let keep = q.offset.saturating_add(q.limit);
+        args.extend([
+            Value::Text(compiled.fts.clone()),
+            Value::Integer(keep),
+            Value::Real(o.title_weight),
+            Value::Real(o.content_weight),
+            Value::Real(o.metadata_weight),
+            Value::Integer(q.limit),
+            Value::Integer(q.offset),
+        ]);
+        let p = |i: usize| base + i;
+        let sql = format!(
+            "SELECT f.rowid, {func}(f.search_fts, ?{k}, ?{wt}, ?{wc}, ?{wm}, ?{wt}, ?{wc}, ?{wm}) AS score
+             FROM search_fts f {join}
+             WHERE f.search_fts MATCH ?{m}{where_sql}
+             ORDER BY score DESC, f.rowid LIMIT ?{lim} OFFSET ?{off}",
+            func = rank::FUNCTION,
+            m = p(1),
+            k = p(2),
+            wt = p(3),
+            wc = p(4),
+            wm = p(5),
+            lim = p(6),
+            off = p(7),
+        );
+        state.reset();
+        let ranked: Vec<(i64, f64)> = {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let total = state.rows();
+
+        // 2. Show the page.
+        let mut shown: std::collections::HashMap<i64, Shown> = Default::default();
+        if !ranked.is_empty() {
+            let cols = "f.rowid, d.uuid, d.title, d.doc_type, d.status,
+                        highlight(f.search_fts, 0, ?2, ?3), snippet(f.search_fts, 1, ?2, ?3, ?4, ?5)";
+            let from = "FROM search_fts f CROSS JOIN documents d ON d.id = f.rowid WHERE f.search_fts MATCH ?1";
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, Shown)> {
+                Ok((
+                    r.get(0)?,
+                    Shown {
+                        uuid: r.get(1)?,
+                        title: r.get(2)?,
+                        doc_type: r.get(3)?,
+                        status: r.get(4)?,
+                        title_raw: r.get(5)?,
+                        snippet_raw: r.get(6)?,
+                    },
+                ))
+            };
+            let (open, close) = (OPEN.to_string(), CLOSE.to_string());
+            let tokens = i64::from(o.snippet_tokens);
+            if total < SCAN_SNIPPETS_BELOW {
+                let ids = serde_json::to_string(&ranked.iter().map(|r| r.0).collect::<Vec<_>>())
+                    .map_err(|e| Error::Database(e.to_string()))?;
+                let sql = format!(
+                    "SELECT {cols} {from} AND +f.rowid IN (SELECT value FROM json_each(?6))"
+                );
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let rows = stmt.query_map(
+                    params![compiled.fts, open, close, o.ellipsis, tokens, ids],
+                    read,
+                )?;
+                for row in rows {
+                    let (id, s) = row?;
+                    shown.insert(id, s);
+                }
+            } else {
+                let sql = format!("SELECT {cols} {from} AND f.rowid = ?6");
+                let mut stmt = tx.prepare_cached(&sql)?;
+                for (id, _) in &ranked {
+                    if let Some((id, s)) = stmt
+                        .query_row(
+                            params![compiled.fts, open, close, o.ellipsis, tokens, id],
+                            read,
+                        )
+                        .optional()?
+                    {
+                        shown.insert(id, s);
+                    }
+                }
+            }
+        }
+        let needles = &compiled.needles;
+        let mut results = Vec::with_capacity(ranked.len());
+        for (id, score) in ranked {
+            // Ranked and shown in one snapshot: a hit missing here would
+            // mean the index and the documents disagree.
+            let s = shown.remove(&id).ok_or_else(|| {
+                Error::Corrupt(format!("search: document {id} ranked but not found"))
+            })?;
+            let mut snippet_raw = s.snippet_raw;
+            if !snippet_raw.contains(CLOSE) {
+                // FTS5 found nothing to show in the content column: the match
+                // is CJK (a CJK run is one token there), or in another field.
+                match cjk_snippet(&tx, id, needles, o)? {
+                    Some(raw) => snippet_raw = raw,
+                    None => cap_snippet(&mut snippet_raw, o),
+                }
+            }
+            results.push(SearchHit {
+                id,
+                uuid: uuid::Uuid::parse_str(&s.uuid).map_err(|_| corrupt("uuid", &s.uuid))?,
+                doc_type: s
+                    .doc_type
+                    .parse()
+                    .map_err(|_| corrupt("type", &s.doc_type))?,
+                status: s.status.parse().map_err(|_| corrupt("status", &s.status))?,
+                title: s.title,
+                score,
+                title_highlighted: render(
+                    &s.title_raw,
+                    needles,
+                    &o.highlight_open,
+                    &o.highlight_close,
+                ),
+                snippet: render(&snippet_raw, needles, &o.highlight_open, &o.highlight_close),
+            });
+        }
+        tx.finish()?;
+        Ok(SearchResults {
+            query: q.text.clone(),
+            total,
+            results,
+        })
+    }
+
+    /// Rebuilds the search index from the documents: every live document is
+    /// indexed afresh, then the index is merged into one segment. Returns
+    /// the number of documents indexed. Runs as one write; searches keep
+    /// seeing the old index until it commits.
+    pub fn reindex(&self) -> Result<i64> {
+        self.write(|conn| {
+            conn.execute_batch(
+                "INSERT INTO search_fts(search_fts) VALUES ('delete-all');
+                 INSERT INTO search_scratch(search_scratch) VALUES ('delete-all');
+                 DELETE FROM search_text;",
+            )?;
+            // In batches, so the CJK scratch work stays small.
+            let mut stmt = conn.prepare(
+                "INSERT INTO search_text(doc_id)
+                 SELECT id FROM documents WHERE status != 'deleted' AND id > ?1 ORDER BY id LIMIT 1000
+                 RETURNING doc_id",
+            )?;
+            let mut last = i64::MIN;
+            let mut total = 0;
+            loop {
+                let ids: Vec<i64> = stmt
+                    .query_map([last], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let Some(&max) = ids.iter().max() else { break };
+                conn.execute("INSERT INTO search_flush (id) VALUES (NULL)", [])?;
+                last = max;
+                total += ids.len() as i64;
+            }
+            conn.execute("INSERT INTO search_fts(search_fts) VALUES ('optimize')", [])?;
+            Ok(total)
+        })
+    }
+}
+
+/// The search index's part of [`Store::check`]: one entry per problem.
+///
+/// On the reader: every live document, and nothing else, has an index
+/// entry, the indexed metadata text is current, and the scratch table is
+/// empty. Through the writer (so it sees a settled index and holds writes
+/// off while it runs): FTS5's `integrity-check` against the documents,
+/// which re-tokenizes every live document and compares with the index, and
+/// the CJK bigram text recomputed for documents holding CJK characters.
+pub(crate) fn check_index(store: &Store, conn: &Connection) -> Result<Vec<String>> {
+    // FTS5 refreshes a connection's cached index structure when a cursor
+    // opens, but not for PRAGMA integrity_check, which then reports
+    // corruption after another connection rewrote the index: open one.
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM search_fts WHERE search_fts MATCH '\"\"'),
+                (SELECT count(*) FROM search_scratch WHERE search_scratch MATCH '\"\"')",
+        [],
+        |_| Ok(()),
+    )?;
+    let mut problems = Vec::new();
+    let mut list = |sql: &str, what: &dyn Fn(i64) -> String| -> Result<()> {
+        let mut stmt = conn.prepare(sql)?;
+        let ids = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        for id in ids {
+            problems.push(what(id?));
+        }
+        Ok(())
+    };
+    list(
+        "SELECT d.id FROM documents d WHERE d.status != 'deleted'
+         AND NOT EXISTS (SELECT 1 FROM search_text s WHERE s.doc_id = d.id) ORDER BY d.id",
+        &|id| format!("search: document {id} is not indexed"),
+    )?;
+    list(
+        "SELECT s.doc_id FROM search_text s LEFT JOIN documents d ON d.id = s.doc_id
+         WHERE d.id IS NULL OR d.status = 'deleted' ORDER BY s.doc_id",
+        &|id| format!("search: index holds document {id}, which is deleted or missing"),
+    )?;
+    list(
+        "SELECT doc_id FROM search_text s WHERE meta IS NOT (
+            SELECT group_concat(CAST(value AS TEXT), ' ' ORDER BY key) FROM metadata
+            WHERE document_id = s.doc_id AND value_type IN ('string', 'integer', 'float', 'json'))
+         ORDER BY doc_id",
+        &|id| format!("search: indexed metadata of document {id} is out of date"),
+    )?;
+    list(
+        "SELECT id FROM search_fts_docsize EXCEPT SELECT doc_id FROM search_text ORDER BY 1",
+        &|id| format!("search: orphan index entry for document {id}"),
+    )?;
+    list(
+        "SELECT doc_id FROM search_text EXCEPT SELECT id FROM search_fts_docsize ORDER BY 1",
+        &|id| format!("search: index entry of document {id} is missing"),
+    )?;
+    list(
+        "SELECT doc_id FROM search_text WHERE pending ORDER BY doc_id",
+        &|id| format!("search: document {id} is waiting to be indexed"),
+    )?;
+    let scratch: i64 = conn.query_row("SELECT count(*) FROM search_scratch_terms", [], |r| {
+        r.get(0)
+    })?;
+    if scratch != 0 {
+        problems.push("search: scratch table is not empty".into());
+    }
+    problems.extend(store.write(|conn| {
+        let mut problems = Vec::new();
+        if let Err(e) = conn.execute(
+            "INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        ) {
+            problems.push(format!("search: index does not match the documents: {e}"));
+        }
+        // Recompute the bigram text of each document holding CJK text (the
+        // scratch table is emptied again before the job ends).
+        let ids: Vec<i64> = conn
+            .prepare(concat!(
+                "SELECT d.id FROM documents d JOIN search_text s ON s.doc_id = d.id WHERE ",
+                schema::may_hold_cjk!("d.title"),
+                " OR ",
+                schema::may_hold_cjk!("d.content"),
+                " OR ",
+                schema::may_hold_cjk!("s.meta"),
+                " OR s.title_cjk IS NOT NULL OR s.content_cjk IS NOT NULL OR s.meta_cjk IS NOT NULL
+                 ORDER BY d.id"
+            ))?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in ids {
+            conn.execute(
+                "INSERT INTO search_scratch(rowid, t, c, m)
+                 SELECT d.id, d.title, d.content, s.meta
+                 FROM documents d JOIN search_text s ON s.doc_id = d.id WHERE d.id = ?1",
+                [id],
+            )?;
+            let stale: bool = conn.query_row(
+                "SELECT (s.title_cjk, s.content_cjk, s.meta_cjk) IS NOT
+                        (SELECT g.title_cjk, g.content_cjk, g.meta_cjk FROM search_cjk_grams g WHERE g.doc = s.doc_id)
+                 FROM search_text s WHERE s.doc_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            conn.execute("INSERT INTO search_scratch(search_scratch) VALUES ('delete-all')", [])?;
+            if stale {
+                problems.push(format!("search: CJK text of document {id} is out of date"));
+            }
+        }
+        Ok(problems)
+    })?);
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_sql_matches_the_ranges() {
+        let c = |u| char::from_u32(u).unwrap_or('?');
+        let class: String = schema::CJK_RANGES
+            .iter()
+            .map(|&(lo, hi)| format!("{}-{}", c(lo), c(hi)))
+            .collect();
+        assert_eq!(class, schema::cjk_class!());
+        let between: Vec<String> = schema::CJK_RANGES
+            .iter()
+            .map(|&(lo, hi)| format!("x BETWEEN 0x{lo:X} AND 0x{hi:X}"))
+            .collect();
+        assert_eq!(
+            format!("({})", between.join(" OR ")),
+            schema::is_cjk_code!("x")
+        );
+        // The lead bytes the cheap test looks for cover every range.
+        let leads = [
+            0xE3u8, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xF0,
+        ];
+        for &(lo, hi) in schema::CJK_RANGES {
+            for u in (lo..=hi).step_by(61).chain([hi]) {
+                let mut buf = [0u8; 4];
+                let lead = c(u).encode_utf8(&mut buf).as_bytes()[0];
+                assert!(leads.contains(&lead), "U+{u:X}");
+                let hex = format!("x'{lead:02X}'");
+                assert!(schema::may_hold_cjk!("x").contains(&hex), "{hex}");
+            }
+        }
+    }
+
+    #[test]
+    fn render_adds_cjk_marks_outside_fts5_marks() {
+        let raw = format!("a {OPEN}b{CLOSE} 全文検索 c SQLiteの sqlite");
+        let needles = Needles {
+            cjk: vec!["全文".chars().collect()],
+            latin: vec!["sqlite".chars().collect()],
+        };
+        assert_eq!(
+            render(&raw, &needles, "[", "]"),
+            "a [b] [全文]検索 c [SQLite]の sqlite"
+        );
+        assert_eq!(render("x", &Needles::default(), "<", ">"), "x");
+    }
+}
