@@ -2,68 +2,124 @@
 //!
 //! SQLite connections are not shareable between threads at once, so each
 //! reader borrows one for the duration of a read. Connections keep their
-//! prepared-statement caches across borrows. The pool never blocks: when all
-//! idle connections are taken it opens another, and keeps at most `max_idle`
-//! of them when they come back.
+//! prepared-statement caches across borrows. At most `capacity` are open
+//! (more threads than cores gain nothing but page-cache memory); a reader
+//! that finds them all busy waits for one. A wait that outlasts
+//! [`OVERFLOW_AFTER`] opens a temporary extra connection instead, so that a
+//! caller holding one connection while asking for a second can never
+//! deadlock the pool.
 
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
 use crate::error::Result;
 
+/// How long a reader waits for a pooled connection before opening its own.
+pub(crate) const OVERFLOW_AFTER: Duration = Duration::from_millis(50);
+
+struct State {
+    idle: Vec<Connection>,
+    /// Pooled connections in existence (idle or borrowed).
+    open: usize,
+}
+
 pub(crate) struct Pool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
-    max_idle: usize,
+    state: Mutex<State>,
+    returned: Condvar,
+    capacity: usize,
     configure: fn(&Connection) -> Result<()>,
 }
 
 pub(crate) struct PooledConn<'a> {
     pool: &'a Pool,
     conn: Option<Connection>,
+    overflow: bool,
 }
 
 impl Pool {
     pub(crate) fn new(
         path: PathBuf,
-        max_idle: usize,
+        capacity: usize,
         configure: fn(&Connection) -> Result<()>,
     ) -> Self {
         Pool {
             path,
-            idle: Mutex::new(Vec::new()),
-            max_idle: max_idle.max(1),
+            state: Mutex::new(State {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+            capacity: capacity.max(1),
             configure,
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connect(&self) -> Result<Connection> {
+        let c = Connection::open(&self.path)?;
+        (self.configure)(&c)?;
+        Ok(c)
+    }
+
     pub(crate) fn get(&self) -> Result<PooledConn<'_>> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match idle {
-            Some(c) => c,
-            None => {
-                let c = Connection::open(&self.path)?;
-                (self.configure)(&c)?;
-                c
+        let mut st = self.lock();
+        let deadline = std::time::Instant::now() + OVERFLOW_AFTER;
+        loop {
+            if let Some(c) = st.idle.pop() {
+                return Ok(self.wrap(c, false));
             }
-        };
-        Ok(PooledConn {
+            if st.open < self.capacity {
+                st.open += 1;
+                drop(st);
+                return match self.connect() {
+                    Ok(c) => Ok(self.wrap(c, false)),
+                    Err(e) => {
+                        self.lock().open -= 1;
+                        self.returned.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                drop(st);
+                return Ok(self.wrap(self.connect()?, true));
+            }
+            st = self
+                .returned
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn wrap(&self, conn: Connection, overflow: bool) -> PooledConn<'_> {
+        PooledConn {
             pool: self,
             conn: Some(conn),
-        })
+            overflow,
+        }
     }
 
     /// Idle connections now.
     pub(crate) fn idle(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().idle.len()
     }
 
     /// Closes every idle connection.
     pub(crate) fn clear(&self) {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut st = self.lock();
+        let n = st.idle.len();
+        st.idle.clear();
+        st.open -= n;
     }
 }
 
@@ -82,15 +138,18 @@ impl DerefMut for PooledConn<'_> {
 
 impl Drop for PooledConn<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            // A connection left inside a transaction would pin an old snapshot.
-            if !c.is_autocommit() {
-                return;
-            }
-            let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < self.pool.max_idle {
-                idle.push(c);
-            }
+        let Some(c) = self.conn.take() else { return };
+        if self.overflow {
+            return;
         }
+        let mut st = self.pool.lock();
+        // A connection left inside a transaction would pin an old snapshot.
+        if c.is_autocommit() {
+            st.idle.push(c);
+        } else {
+            st.open -= 1;
+        }
+        drop(st);
+        self.pool.returned.notify_one();
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 
 use crate::cache::Cache;
+use crate::checkpoint::Checkpointer;
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
 use crate::metrics::Metrics;
@@ -117,6 +118,7 @@ pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) config: Config,
     writer: RwLock<Option<Writer>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
     pub(crate) writer_counters: Arc<WriterCounters>,
     pub(crate) readers: Pool,
     pub(crate) cache: Cache,
@@ -145,7 +147,6 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
 fn configure_reader(conn: &Connection) -> Result<()> {
     configure_common(conn, Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", true)?;
-    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
@@ -195,8 +196,8 @@ impl Store {
         // Freed pages are zeroed, so hard-deleted text does not linger.
         writer.pragma_update(None, "secure_delete", true)?;
         // A batch of a thousand 2 KB documents must not spill the page cache
-        // to the WAL mid-transaction; 64 MiB, allocated only as used.
-        writer.pragma_update(None, "cache_size", -65536)?;
+        // to the WAL mid-transaction; 16 MiB, allocated only as used.
+        writer.pragma_update(None, "cache_size", -16384)?;
         // STAT4 would otherwise re-prepare cached statements on every bind.
         writer.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
@@ -210,6 +211,7 @@ impl Store {
         )?;
         let access_epoch = access_epoch.max(0) as u64;
 
+        let checkpointer = Checkpointer::start(&path, &mut writer)?;
         let writer_counters = Arc::new(WriterCounters::default());
         let max_batch = if config.group_commit {
             crate::writer::MAX_BATCH
@@ -221,6 +223,7 @@ impl Store {
             readers: Pool::new(path.clone(), config.readers, configure_reader),
             path,
             writer: RwLock::new(Some(writer)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             writer_counters,
             cache: Cache::new(config.cache_capacity_bytes),
             access_epoch: AtomicU64::new(access_epoch),
@@ -385,6 +388,14 @@ impl Inner {
 
     fn shutdown(&self) -> Result<()> {
         let flushed = self.flush_access();
+        if let Some(mut c) = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            c.stop();
+        }
         self.readers.clear();
         let writer = self
             .writer

@@ -208,3 +208,33 @@ fn store_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Store>();
 }
+
+#[test]
+fn more_threads_than_reader_connections() {
+    // One pooled reader for 8 threads: they wait their turn (or, past the
+    // overflow delay, open a temporary connection); none fails or deadlocks.
+    let (_d, s) = common::store_with(Config {
+        readers: 1,
+        cache_capacity_bytes: 0,
+        ..Config::default()
+    });
+    let ids: Vec<i64> = (0..20)
+        .map(|i| s.create(NewDocument::new(format!("d{i}"), "x")).unwrap().id)
+        .collect();
+    let ids = Arc::new(ids);
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, ids) = (s.clone(), ids.clone());
+            std::thread::spawn(move || {
+                for &id in ids.iter() {
+                    s.get(id).unwrap();
+                    s.list(&docvault::ListQuery::default()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(s.metrics().idle_readers <= 1);
+}
