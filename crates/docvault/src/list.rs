@@ -63,8 +63,10 @@ pub(crate) fn filters(q: &ListQuery, alias: &str) -> (String, Vec<Value>) {
             Value::Null => "m.value IS NULL".to_string(),
             val => format!("m.value = {}", bind(&mut params, val)),
         };
+        // IN rather than a correlated EXISTS: the planner can then start
+        // from the metadata index instead of probing it once per document.
         clauses.push(format!(
-            "EXISTS (SELECT 1 FROM metadata m WHERE m.document_id = {alias}id AND m.key = {pk} AND m.value_type = {pt} AND {value_clause})"
+            "{alias}id IN (SELECT m.document_id FROM metadata m WHERE m.key = {pk} AND m.value_type = {pt} AND {value_clause})"
         ));
     }
     let sql = if clauses.is_empty() {
@@ -73,6 +75,35 @@ pub(crate) fn filters(q: &ListQuery, alias: &str) -> (String, Vec<Value>) {
         format!("WHERE {}", clauses.join(" AND "))
     };
     (sql, params)
+}
+
+/// For a query filtered by status and type only, the total from the
+/// trigger-kept `doc_counts` table (a few rows) instead of a count over
+/// every document.
+fn count_from_summary(q: &ListQuery) -> Option<(String, Vec<Value>)> {
+    let simple = q.meta.is_empty()
+        && q.created_after.is_none()
+        && q.created_before.is_none()
+        && q.updated_after.is_none()
+        && q.updated_before.is_none();
+    if !simple {
+        return None;
+    }
+    let mut sql = String::from("SELECT coalesce(sum(n), 0) FROM doc_counts WHERE 1");
+    let mut params = Vec::new();
+    match q.status {
+        Some(s) => {
+            params.push(Value::Text(s.as_str().into()));
+            sql.push_str(&format!(" AND status = ?{}", params.len()));
+        }
+        None if !q.include_deleted => sql.push_str(" AND status != 'deleted'"),
+        None => {}
+    }
+    if let Some(t) = q.doc_type {
+        params.push(Value::Text(t.as_str().into()));
+        sql.push_str(&format!(" AND doc_type = ?{}", params.len()));
+    }
+    Some((sql, params))
 }
 
 impl Store {
@@ -102,9 +133,14 @@ impl Store {
         let started = std::time::Instant::now();
         let seq = self.flush_seq();
         let conn = self.reader()?;
-        let total: i64 = conn
-            .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
-            .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+        let total = match count_from_summary(q) {
+            Some((sql, p)) => conn
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?,
+            None => conn
+                .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
+                .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?,
+        };
         let dir = match q.order {
             Order::Asc => "ASC",
             Order::Desc => "DESC",

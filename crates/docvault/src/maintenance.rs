@@ -65,9 +65,8 @@ impl Store {
         let mut by_type = BTreeMap::new();
         let mut documents = 0;
         {
-            let mut stmt = conn.prepare_cached(
-                "SELECT status, doc_type, count(*) FROM documents GROUP BY status, doc_type",
-            )?;
+            let mut stmt =
+                conn.prepare_cached("SELECT status, doc_type, n FROM doc_counts WHERE n > 0")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let status: String = r.get(0)?;
@@ -285,6 +284,24 @@ impl Store {
                     _ => problems.push(format!(
                         "document {id}: metadata column does not match the metadata table"
                     )),
+                }
+            }
+        }
+        {
+            let mut stmt = conn.prepare(
+                "SELECT status, doc_type, n, (SELECT count(*) FROM documents d
+                     WHERE d.status = c.status AND d.doc_type = c.doc_type)
+                 FROM doc_counts c",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let (n, actual): (i64, i64) = (r.get(2)?, r.get(3)?);
+                if n != actual {
+                    problems.push(format!(
+                        "document count for status {} type {} is {n} but {actual} documents exist",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?
+                    ));
                 }
             }
         }

@@ -97,6 +97,28 @@ CREATE INDEX audit_document ON audit_log(document_id, id);
 CREATE INDEX audit_operation ON audit_log(operation, id);
 CREATE INDEX audit_ts ON audit_log(ts);
 
+-- Documents per (status, type), kept by triggers so that a list's total
+-- is a sum over a few rows instead of a count over every document.
+CREATE TABLE doc_counts (
+    status   TEXT    NOT NULL,
+    doc_type TEXT    NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (status, doc_type)
+) WITHOUT ROWID;
+CREATE TRIGGER doc_counts_insert AFTER INSERT ON documents BEGIN
+    INSERT INTO doc_counts (status, doc_type, n) VALUES (NEW.status, NEW.doc_type, 1)
+    ON CONFLICT(status, doc_type) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER doc_counts_delete AFTER DELETE ON documents BEGIN
+    UPDATE doc_counts SET n = n - 1 WHERE status = OLD.status AND doc_type = OLD.doc_type;
+END;
+CREATE TRIGGER doc_counts_update AFTER UPDATE OF status, doc_type ON documents
+WHEN OLD.status != NEW.status OR OLD.doc_type != NEW.doc_type BEGIN
+    UPDATE doc_counts SET n = n - 1 WHERE status = OLD.status AND doc_type = OLD.doc_type;
+    INSERT INTO doc_counts (status, doc_type, n) VALUES (NEW.status, NEW.doc_type, 1)
+    ON CONFLICT(status, doc_type) DO UPDATE SET n = n + 1;
+END;
+
 CREATE TABLE store_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
