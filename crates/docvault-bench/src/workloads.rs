@@ -242,6 +242,24 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         },
     )?;
 
+    for (name, term) in [
+        ("search_rare", crate::corpus::RARE_TERM),
+        ("search_mid", crate::corpus::MID_TERM),
+        ("search_common", crate::corpus::COMMON_TERM),
+    ] {
+        let q = docvault::SearchQuery {
+            limit: 10,
+            ..docvault::SearchQuery::new(term)
+        };
+        ctx.measure(
+            name,
+            1,
+            1,
+            |_| (),
+            |_, _| s.search(&q).map(drop).map_err(err),
+        )?;
+    }
+
     // ---- Writes -------------------------------------------------------
     let next = AtomicU64::new(num_docs as u64 + 1_000_000);
     let (c, nx) = (&corpus, &next);
@@ -327,6 +345,49 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
 
     // ---- Group commit, durability=full ---------------------------------
     let gc_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // What one sync costs on this disk: the most grouping can save per write.
+    {
+        use std::io::Write;
+        let f =
+            std::fs::File::create(gc_dir.path().join("fsync.probe")).map_err(|e| e.to_string())?;
+        let block = vec![0u8; 4096];
+        ctx.measure(
+            "fsync_4k",
+            1,
+            1,
+            |_| f.try_clone().expect("clone probe file"),
+            |f, _| {
+                f.write_all(&block)
+                    .and_then(|()| f.sync_data())
+                    .map_err(|e| e.to_string())
+            },
+        )?;
+    }
+    // The same create, one thread, durability=full, grouping off: the
+    // per-write cost that grouping cannot remove is this minus one sync.
+    {
+        let (store, _) = open(
+            &gc_dir.path().join("create_full_1.db"),
+            Config {
+                durability: Durability::Full,
+                group_commit: false,
+                ..Config::default()
+            },
+        )?;
+        let s = &store;
+        ctx.measure(
+            "create_full_1thread",
+            1,
+            1,
+            |_| (),
+            |_, _| {
+                s.create(c.document(nx.fetch_add(1, Ordering::Relaxed)))
+                    .map(drop)
+                    .map_err(err)
+            },
+        )?;
+        store.close().map_err(err)?;
+    }
     for (name, grouped) in [
         ("create_full_ungrouped", false),
         ("create_full_grouped", true),
@@ -382,6 +443,18 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             threads: 8,
             ratio: a / b,
             target: Some(5.0),
+        });
+    }
+    if let (Some(sync), Some(one)) = (ctx.find("fsync_4k", 1), ctx.find("create_full_1thread", 1)) {
+        // Per write: t = cpu + sync ungrouped; grouping at best removes the
+        // sync entirely, so no grouping can beat t / cpu.
+        let (t, t_sync) = (1.0 / one, 1.0 / sync);
+        let cpu = (t - t_sync).max(t * 0.01);
+        ratios.push(Ratio {
+            name: "bound on grouped / ungrouped on this disk ((cpu+sync)/cpu)".into(),
+            threads: 8,
+            ratio: t / cpu,
+            target: None,
         });
     }
     let verdict_threads = if opts.threads.contains(&2) {

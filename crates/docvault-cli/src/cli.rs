@@ -80,8 +80,45 @@ pub enum Command {
     Check,
     /// Walk through the main features on a throwaway store
     Demo,
+    /// Full-text search (words, "phrases", prefix*, -excluded, a OR b, title:word)
+    Search(SearchArgs),
+    /// Rebuild the full-text index from the documents
+    Reindex,
     /// Measure throughput and latency (builds a temporary store unless --db is given)
     Bench(BenchArgs),
+}
+
+/// `search` options.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query; any text is accepted
+    #[arg(allow_hyphen_values = true)]
+    pub query: String,
+    /// Only this type
+    #[arg(long = "type", value_name = "TYPE")]
+    pub doc_type: Option<String>,
+    /// Only this status
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only documents whose metadata KEY equals VALUE (string) or JSON (typed); repeatable
+    #[arg(long = "meta", value_name = "KEY=VALUE", allow_hyphen_values = true)]
+    pub meta: Vec<String>,
+    /// Results per page, 1-1000
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        allow_negative_numbers = true
+    )]
+    pub limit: i64,
+    /// Results to skip
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub offset: i64,
 }
 
 /// `bench` options.

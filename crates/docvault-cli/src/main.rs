@@ -13,6 +13,7 @@ mod import;
 mod open;
 mod output;
 mod parse;
+mod search;
 
 use clap::Parser;
 
@@ -52,6 +53,8 @@ fn run() -> i32 {
         Command::Check => commands::check(&ctx),
         Command::Demo => demo::demo(&ctx),
         Command::Bench(a) => bench::bench(&ctx, a),
+        Command::Search(a) => search::search(&ctx, a),
+        Command::Reindex => search::reindex(&ctx),
     };
     output::emit(result, ctx.json)
 }
