@@ -670,6 +670,7 @@ fn japanese_is_found_by_words_of_any_script_mix() {
         "検索",
         "全文検索",
         "サーバー",
+        "サーバ",
         "ひらがな",
         "漢字",
         "混ざった",
@@ -855,7 +856,7 @@ fn consistent_after_restore() {
 }
 
 #[test]
-fn consistent_after_soft_delete_and_undelete() {
+fn consistent_after_soft_delete() {
     let (_d, s) = common::store();
     let id = one_doc(&s);
     let other = s.create(NewDocument::new("Other", "original")).unwrap().id;
@@ -864,9 +865,18 @@ fn consistent_after_soft_delete_and_undelete() {
     assert_eq!(ids(&s, "crimson"), Vec::<i64>::new());
     assert_eq!(search(&s, "original").total, 1);
     assert_consistent(&s);
+}
+
+#[test]
+fn consistent_after_undelete() {
+    let (_d, s) = common::store();
+    let id = one_doc(&s);
+    let other = s.create(NewDocument::new("Other", "original")).unwrap().id;
+    s.delete(id, None).unwrap();
     s.undelete(id, None).unwrap();
     assert_eq!(ids(&s, "original"), vec![id, other]);
     assert_eq!(ids(&s, "crimson"), vec![id]);
+    assert_eq!(search(&s, "original").total, 2);
     assert_consistent(&s);
 }
 
@@ -898,6 +908,33 @@ fn metadata_changes_while_deleted_show_after_undelete() {
     assert_index_consistent(&s);
     s.undelete(id, None).unwrap();
     assert_eq!(ids(&s, "violet"), vec![id]);
+    assert_index_consistent(&s);
+}
+
+#[test]
+fn a_direct_sql_change_is_indexed_by_the_next_store_write() {
+    let (dir, s) = common::store();
+    let id = one_doc(&s);
+    // Outside the store there is no audit append to flush the change: the
+    // document waits, out of the index, and check says so.
+    let raw = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
+    raw.execute(
+        "UPDATE documents SET title = 'Sideways edit' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    assert_eq!(ids(&s, "sideways"), Vec::<i64>::new());
+    let report = s.check().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("waiting to be indexed")),
+        "{:?}",
+        report.problems
+    );
+    s.create(NewDocument::new("Another", "unrelated")).unwrap();
+    assert_eq!(ids(&s, "sideways"), vec![id]);
     assert_index_consistent(&s);
 }
 

@@ -60,7 +60,6 @@ macro_rules! cjk_anywhere {
         concat!("'*[", $crate::search::schema::cjk_class!(), "]*'")
     };
 }
-pub(crate) use cjk_anywhere;
 
 /// SQL: whether the code point `$c` is in [`CJK_RANGES`] (integer
 /// comparisons, far cheaper than a GLOB class per character).
@@ -77,6 +76,7 @@ macro_rules! is_cjk_code {
         )
     };
 }
+#[cfg(test)]
 pub(crate) use is_cjk_code;
 
 /// SQL: false only if the text `$x` certainly holds no CJK character. A
