@@ -493,7 +493,9 @@ impl Store {
             };
             let (open, close) = (OPEN.to_string(), CLOSE.to_string());
             let tokens = i64::from(o.snippet_tokens);
-            if total < SCAN_SNIPPETS_BELOW {
+            // With filters, `total` counts filtered rows, not what a scan
+            // of the matches would read.
+            if !filtered && total < SCAN_SNIPPETS_BELOW {
                 let ids = serde_json::to_string(&ranked.iter().map(|r| r.0).collect::<Vec<_>>())
                     .map_err(|e| Error::Database(e.to_string()))?;
                 let sql = format!(

@@ -157,6 +157,8 @@ unsafe fn fts5_api(db: *mut ffi::sqlite3) -> Result<*mut ffi::fts5_api> {
 /// What one query keeps between rows.
 struct QueryState {
     idf: Vec<f64>,
+    /// Tokens per phrase (at least 1), for the end of a match.
+    sizes: Vec<c_int>,
     avgdl: f64,
     weights: Vec<f64>,
     k: usize,
@@ -219,7 +221,7 @@ unsafe fn new_query_state(
     ) else {
         return Err(ffi::SQLITE_MISUSE);
     };
-    let Some(query_phrase) = a.xQueryPhrase else {
+    let (Some(query_phrase), Some(phrase_size)) = (a.xQueryPhrase, a.xPhraseSize) else {
         return Err(ffi::SQLITE_MISUSE);
     };
     let nphrase = phrase_count(fts).max(0) as usize;
@@ -266,7 +268,11 @@ unsafe fn new_query_state(
             None => 1.0,
         })
         .collect();
+    let sizes = (0..nphrase)
+        .map(|i| phrase_size(fts, i as c_int).max(1))
+        .collect();
     Ok(QueryState {
+        sizes,
         freq: vec![0.0; nphrase],
         col_end: vec![0; ncol],
         idf,
@@ -302,8 +308,8 @@ unsafe extern "C" fn rank(
     else {
         return fail(ctx, ffi::SQLITE_MISUSE);
     };
-    let (Some(inst_count), Some(inst), Some(phrase_size), Some(column_size)) =
-        (a.xInstCount, a.xInst, a.xPhraseSize, a.xColumnSize)
+    let (Some(phrase_first), Some(phrase_next), Some(column_size)) =
+        (a.xPhraseFirst, a.xPhraseNext, a.xColumnSize)
     else {
         return fail(ctx, ffi::SQLITE_MISUSE);
     };
@@ -340,27 +346,30 @@ unsafe extern "C" fn rank(
         (*state).rows.store(q.rows, Ordering::Relaxed);
     }
 
-    q.freq.iter_mut().for_each(|f| *f = 0.0);
     q.col_end.iter_mut().for_each(|e| *e = 0);
-    let mut n: c_int = 0;
-    let rc = inst_count(fts, &mut n);
-    if rc != ffi::SQLITE_OK {
-        return fail(ctx, rc);
-    }
-    for i in 0..n {
-        let (mut ip, mut ic, mut io): (c_int, c_int, c_int) = (0, 0, 0);
-        let rc = inst(fts, i, &mut ip, &mut ic, &mut io);
+    // Each phrase's own position list, walked in place: cheaper than
+    // xInst, which first merges every phrase's positions into one array.
+    for p in 0..q.freq.len() {
+        let mut f = 0.0;
+        let size = i64::from(q.sizes[p]);
+        let mut it = ffi::Fts5PhraseIter {
+            a: ptr::null(),
+            b: ptr::null(),
+        };
+        let (mut col, mut off): (c_int, c_int) = (0, 0);
+        let rc = phrase_first(fts, p as c_int, &mut it, &mut col, &mut off);
         if rc != ffi::SQLITE_OK {
             return fail(ctx, rc);
         }
-        let (ip, ic) = (ip.max(0) as usize, ic.max(0) as usize);
-        if let Some(f) = q.freq.get_mut(ip) {
-            *f += q.weights.get(ic).copied().unwrap_or(1.0);
+        while col >= 0 {
+            let c = col as usize;
+            f += q.weights.get(c).copied().unwrap_or(1.0);
+            if let Some(e) = q.col_end.get_mut(c) {
+                *e = (*e).max(i64::from(off) + size);
+            }
+            phrase_next(fts, &mut it, &mut col, &mut off);
         }
-        let end = i64::from(io) + i64::from(phrase_size(fts, ip as c_int).max(1));
-        if let Some(e) = q.col_end.get_mut(ic) {
-            *e = (*e).max(end);
-        }
+        q.freq[p] = f;
     }
 
     let full = q.k > 0 && q.best.len() >= q.k;
