@@ -203,6 +203,8 @@ fn ranks_and_scores_equal_fts5_bm25_with_the_same_weights() {
         ("common", 3, 5),
         ("rare mid", 10, 0),
         ("common OR rare", 7, 2),
+        ("title:common", 5, 0),
+        ("meta:common", 40, 0),
     ] {
         let mut q = SearchQuery::new(text);
         q.limit = limit;
@@ -217,6 +219,8 @@ fn ranks_and_scores_equal_fts5_bm25_with_the_same_weights() {
         let fts = match text {
             "common" => r#""common""#,
             "rare mid" => r#""rare" AND "mid""#,
+            "title:common" => r#"{title title_cjk} : "common""#,
+            "meta:common" => r#"{meta meta_cjk} : "common""#,
             _ => r#"("common" OR "rare")"#,
         };
         let mut stmt = raw

@@ -441,6 +441,7 @@ impl Store {
         args.extend([
             Value::Text(compiled.fts.clone()),
             Value::Integer(keep),
+            Value::Integer(i64::from(!filtered)),
             Value::Real(o.title_weight),
             Value::Real(o.content_weight),
             Value::Real(o.metadata_weight),
@@ -449,18 +450,19 @@ impl Store {
         ]);
         let p = |i: usize| base + i;
         let sql = format!(
-            "SELECT f.rowid, {func}(f.search_fts, ?{k}, ?{wt}, ?{wc}, ?{wm}, ?{wt}, ?{wc}, ?{wm}) AS score
+            "SELECT f.rowid, {func}(f.search_fts, ?{k}, ?{defer}, ?{wt}, ?{wc}, ?{wm}, ?{wt}, ?{wc}, ?{wm}) AS score
              FROM search_fts f {join}
              WHERE f.search_fts MATCH ?{m}{where_sql}
              ORDER BY score DESC, f.rowid LIMIT ?{lim} OFFSET ?{off}",
             func = rank::FUNCTION,
             m = p(1),
             k = p(2),
-            wt = p(3),
-            wc = p(4),
-            wm = p(5),
-            lim = p(6),
-            off = p(7),
+            defer = p(3),
+            wt = p(4),
+            wc = p(5),
+            wm = p(6),
+            lim = p(7),
+            off = p(8),
         );
         state.reset();
         let ranked: Vec<(i64, f64)> = {
@@ -471,6 +473,12 @@ impl Store {
             rows.collect::<rusqlite::Result<_>>()?
         };
         let total = state.rows();
+        let ranked: Vec<(i64, f64)> = match state.deferred_idf() {
+            // Unfiltered, so every match was ranked: multiplied here, the
+            // scores are the very values bm25() gives.
+            Some(idf) => ranked.into_iter().map(|(id, s)| (id, idf * s)).collect(),
+            None => ranked,
+        };
 
         // 2. Show the page.
         let mut shown: std::collections::HashMap<i64, Shown> = Default::default();

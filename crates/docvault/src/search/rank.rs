@@ -22,8 +22,13 @@
 //! The function also counts the distinct rows it ranked, which is the
 //! number of matches, so a search needs no separate `count(*)` pass.
 //!
-//! Arguments: `docvault_rank(<fts table>, k, w0, w1, ...)`, where `wN` is the
-//! weight of column N (missing weights are 1.0). `k = 0` disables pruning.
+//! Arguments: `docvault_rank(<fts table>, k, defer_idf, w0, w1, ...)`, where
+//! `wN` is the weight of column N (missing weights are 1.0) and `k = 0`
+//! disables pruning. With `defer_idf` set and a query of one phrase, the
+//! scores come without their IDF factor and [`RankState::deferred_idf`]
+//! gives it after the query; only valid when every row the FTS query
+//! matches is ranked (no other filter), since the count of ranked rows
+//! stands for the phrase's hit count.
 //!
 //! FTS5 auxiliary functions are registered per connection through the C
 //! API; rusqlite has no safe wrapper for it, hence the `unsafe` here. It is
@@ -34,7 +39,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ffi::{c_int, c_void, CStr};
 use std::ptr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use rusqlite::{ffi, Connection};
@@ -49,22 +54,45 @@ const CLIENT_DATA: &CStr = c"docvault.search.rank";
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 
-/// Per-connection state shared with the function: the match count of the
-/// last ranking query run on the connection.
+/// Per-connection state shared with the function, about the last ranking
+/// query run on the connection.
 #[derive(Default)]
 pub(crate) struct RankState {
     rows: AtomicI64,
+    /// Rows in the whole index, when the IDF was left to the caller.
+    deferred_rows: AtomicI64,
+    deferred: AtomicBool,
 }
 
 impl RankState {
-    /// Clears the count before a query.
+    /// Clears the state before a query.
     pub(crate) fn reset(&self) {
         self.rows.store(0, Ordering::Relaxed);
+        self.deferred.store(false, Ordering::Relaxed);
     }
 
     /// Distinct rows ranked by the last query.
     pub(crate) fn rows(&self) -> i64 {
         self.rows.load(Ordering::Relaxed)
+    }
+
+    /// When the last query left its IDF to the caller: the factor to
+    /// multiply its scores by (see `docvault_rank`'s `defer_idf`).
+    pub(crate) fn deferred_idf(&self) -> Option<f64> {
+        self.deferred
+            .load(Ordering::Relaxed)
+            .then(|| idf(self.deferred_rows.load(Ordering::Relaxed), self.rows()))
+    }
+}
+
+/// BM25's inverse document frequency exactly as FTS5 computes it: terms in
+/// over half the rows get a tiny positive value instead of a negative one.
+pub(crate) fn idf(rows: i64, hits: i64) -> f64 {
+    let v = (((rows - hits) as f64 + 0.5) / (hits as f64 + 0.5)).ln();
+    if v <= 0.0 {
+        1e-6
+    } else {
+        v
     }
 }
 
@@ -212,6 +240,7 @@ unsafe fn new_query_state(
     a: &ffi::Fts5ExtensionApi,
     fts: *mut ffi::Fts5Context,
     args: &[*mut ffi::sqlite3_value],
+    state: *const RankState,
 ) -> std::result::Result<QueryState, c_int> {
     let (Some(phrase_count), Some(column_count), Some(row_count), Some(total_size)) = (
         a.xPhraseCount,
@@ -241,8 +270,24 @@ unsafe fn new_query_state(
     } else {
         1.0
     };
-    let mut idf = Vec::with_capacity(nphrase);
-    for i in 0..nphrase {
+    let defer = match args.get(1) {
+        Some(&v) => ffi::sqlite3_value_int64(v) != 0,
+        None => false,
+    };
+    let mut idf_of = Vec::with_capacity(nphrase);
+    if defer && nphrase == 1 {
+        // One phrase: its IDF scales every score alike, so it changes
+        // neither the order nor the pruning. Its hit count is the number
+        // of rows ranked, known at the end for free, where the full pass
+        // over the phrase's rows to count them would cost a fifth of the
+        // query for a common term. The caller multiplies.
+        idf_of.push(1.0);
+        if !state.is_null() {
+            (*state).deferred_rows.store(nrow, Ordering::Relaxed);
+            (*state).deferred.store(true, Ordering::Relaxed);
+        }
+    }
+    for i in idf_of.len()..nphrase {
         let mut hits: i64 = 0;
         let rc = query_phrase(
             fts,
@@ -253,17 +298,14 @@ unsafe fn new_query_state(
         if rc != ffi::SQLITE_OK {
             return Err(rc);
         }
-        // Same as FTS5: terms in over half the rows get a tiny positive IDF.
-        let v = ((nrow - hits) as f64 + 0.5) / (hits as f64 + 0.5);
-        let v = v.ln();
-        idf.push(if v <= 0.0 { 1e-6 } else { v });
+        idf_of.push(idf(nrow, hits));
     }
     let k = match args.first() {
         Some(&v) => ffi::sqlite3_value_int64(v).max(0) as usize,
         None => 0,
     };
     let weights = (0..ncol)
-        .map(|c| match args.get(c + 1) {
+        .map(|c| match args.get(c + 2) {
             Some(&v) => ffi::sqlite3_value_double(v),
             None => 1.0,
         })
@@ -272,10 +314,10 @@ unsafe fn new_query_state(
         .map(|i| phrase_size(fts, i as c_int).max(1))
         .collect();
     Ok(QueryState {
+        idf: idf_of,
         sizes,
         freq: vec![0.0; nphrase],
         col_end: vec![0; ncol],
-        idf,
         avgdl,
         weights,
         k,
@@ -313,6 +355,7 @@ unsafe extern "C" fn rank(
     else {
         return fail(ctx, ffi::SQLITE_MISUSE);
     };
+    let state = user_data(fts) as *const RankState;
     let mut q = get_aux(fts, 0) as *mut QueryState;
     if q.is_null() {
         let args: &[*mut ffi::sqlite3_value] = if nargs > 0 && !argv.is_null() {
@@ -320,7 +363,7 @@ unsafe extern "C" fn rank(
         } else {
             &[]
         };
-        match new_query_state(a, fts, args) {
+        match new_query_state(a, fts, args, state) {
             Ok(s) => {
                 q = Box::into_raw(Box::new(s));
                 let rc = set_aux(fts, q.cast(), Some(free_query_state));
@@ -341,7 +384,6 @@ unsafe extern "C" fn rank(
         }
     }
     q.rows += 1;
-    let state = user_data(fts) as *const RankState;
     if !state.is_null() {
         (*state).rows.store(q.rows, Ordering::Relaxed);
     }
