@@ -259,6 +259,11 @@ fn validate(q: &SearchQuery) -> Result<()> {
 
 /// Wraps each needle occurrence in `text` in the sentinel markers.
 fn mark_needles(text: &str, needles: &Needles, out: &mut String) {
+    // Latin needles only match against CJK text, CJK needles only in it.
+    if !text.chars().any(schema::is_cjk) {
+        out.push_str(text);
+        return;
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
