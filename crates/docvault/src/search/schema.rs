@@ -5,10 +5,13 @@
 //! write path in Rust knows nothing about search. A change takes the
 //! document's entry out of the index at once (FTS5 needs the old values to
 //! do that, and only the trigger has them) and marks the document pending;
-//! the audit-log append that ends every write operation then indexes all
-//! pending documents from their current rows. So a create with ten
-//! metadata entries indexes its document once, not eleven times, and
-//! nothing is pending when a write commits.
+//! the writer runs [`FLUSH_PENDING`] just before each COMMIT, which indexes
+//! all pending documents from their current rows. So a create with ten
+//! metadata entries indexes its document once, not eleven times, a group
+//! of writes pays one FTS5 flush, and nothing is pending once a write has
+//! committed through the store. (A change made by another SQLite client
+//! stays pending, out of the index, until the store's next commit; `check`
+//! reports it meanwhile.)
 //!
 //! The index is an external-content FTS5 table over the view
 //! `search_source`, so the text is stored once, in `documents`. FTS5 can
