@@ -919,8 +919,8 @@ fn metadata_changes_while_deleted_show_after_undelete() {
 fn a_direct_sql_change_is_indexed_by_the_next_store_write() {
     let (dir, s) = common::store();
     let id = one_doc(&s);
-    // Outside the store there is no audit append to flush the change: the
-    // document waits, out of the index, and check says so.
+    // Outside the store no commit of the store's writer flushes the change:
+    // the document waits, out of the index, and check says so.
     let raw = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
     raw.execute(
         "UPDATE documents SET title = 'Sideways edit' WHERE id = ?1",
