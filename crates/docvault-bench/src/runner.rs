@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::corpus::Rng;
 
+/// What one worker thread reports: operations done and sampled latencies (ns).
+type ThreadResult = Result<(u64, Vec<u32>), String>;
+
 /// Throughput and latency of one run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measurement {
@@ -40,51 +43,50 @@ where
     let sample_every = sample_every.max(1);
     let stop = AtomicBool::new(false);
     let barrier = Barrier::new(threads + 1);
-    let (results, elapsed): (Vec<Result<(u64, Vec<u32>), String>>, Duration) =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (stop, barrier, make, op) = (&stop, &barrier, &make, &op);
-                    scope.spawn(move || {
-                        let mut state = make(t);
-                        let mut rng = Rng::new(0xBE0C + t as u64);
-                        let mut lat = Vec::with_capacity(1 << 16);
-                        let mut n: u64 = 0;
-                        barrier.wait();
-                        let mut err = None;
-                        while !stop.load(Ordering::Relaxed) {
-                            if n % sample_every == 0 {
-                                let t0 = Instant::now();
-                                if let Err(e) = op(&mut state, &mut rng) {
-                                    err = Some(e);
-                                    break;
-                                }
-                                lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
-                            } else if let Err(e) = op(&mut state, &mut rng) {
+    let (results, elapsed): (Vec<ThreadResult>, Duration) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (stop, barrier, make, op) = (&stop, &barrier, &make, &op);
+                scope.spawn(move || {
+                    let mut state = make(t);
+                    let mut rng = Rng::new(0xBE0C + t as u64);
+                    let mut lat = Vec::with_capacity(1 << 16);
+                    let mut n: u64 = 0;
+                    barrier.wait();
+                    let mut err = None;
+                    while !stop.load(Ordering::Relaxed) {
+                        if n.is_multiple_of(sample_every) {
+                            let t0 = Instant::now();
+                            if let Err(e) = op(&mut state, &mut rng) {
                                 err = Some(e);
                                 break;
                             }
-                            n += 1;
+                            lat.push(t0.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+                        } else if let Err(e) = op(&mut state, &mut rng) {
+                            err = Some(e);
+                            break;
                         }
-                        match err {
-                            Some(e) => Err(e),
-                            None => Ok((n, lat)),
-                        }
-                    })
+                        n += 1;
+                    }
+                    match err {
+                        Some(e) => Err(e),
+                        None => Ok((n, lat)),
+                    }
                 })
-                .collect();
-            barrier.wait();
-            let started = Instant::now();
-            std::thread::sleep(duration);
-            stop.store(true, Ordering::Relaxed);
-            let out = handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("worker panicked".into())))
-                .collect();
-            // Threads stop within one operation of the flag: count the time
-            // they actually ran, including that last operation.
-            (out, started.elapsed())
-        });
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        let out = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("worker panicked".into())))
+            .collect();
+        // Threads stop within one operation of the flag: count the time
+        // they actually ran, including that last operation.
+        (out, started.elapsed())
+    });
     let mut ops = 0;
     let mut lat = Vec::new();
     for r in results {

@@ -162,6 +162,8 @@ pub(crate) fn read_time() -> Timestamp {
         };
         // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
         if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+            // time_t and c_long are 32 bits on some targets.
+            #[allow(clippy::unnecessary_cast)]
             return Timestamp(ts.tv_sec as i64 * 1_000_000 + ts.tv_nsec as i64 / 1000);
         }
     }

@@ -26,7 +26,6 @@
 mod access;
 pub mod audit;
 mod cache;
-mod checkpoint;
 mod documents;
 pub mod error;
 mod list;

@@ -145,7 +145,10 @@ impl Store {
             tx.execute_batch("ANALYZE; PRAGMA optimize;")?;
             Ok(())
         })?;
-        let conn = self.reader()?;
+        // Readers are query_only; a checkpoint that truncates the WAL needs
+        // a connection of its own.
+        let conn = rusqlite::Connection::open(self.path())?;
+        conn.busy_timeout(self.config().busy_timeout)?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 
 use crate::cache::Cache;
-use crate::checkpoint::Checkpointer;
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
 use crate::metrics::Metrics;
@@ -118,7 +117,6 @@ pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) config: Config,
     writer: RwLock<Option<Writer>>,
-    checkpointer: Mutex<Option<Checkpointer>>,
     pub(crate) writer_counters: Arc<WriterCounters>,
     pub(crate) readers: Pool,
     pub(crate) cache: Cache,
@@ -211,7 +209,6 @@ impl Store {
         )?;
         let access_epoch = access_epoch.max(0) as u64;
 
-        let checkpointer = Checkpointer::start(&path, &mut writer)?;
         let writer_counters = Arc::new(WriterCounters::default());
         let max_batch = if config.group_commit {
             crate::writer::MAX_BATCH
@@ -223,7 +220,6 @@ impl Store {
             readers: Pool::new(path.clone(), config.readers, configure_reader),
             path,
             writer: RwLock::new(Some(writer)),
-            checkpointer: Mutex::new(Some(checkpointer)),
             writer_counters,
             cache: Cache::new(config.cache_capacity_bytes),
             access_epoch: AtomicU64::new(access_epoch),
@@ -388,14 +384,6 @@ impl Inner {
 
     fn shutdown(&self) -> Result<()> {
         let flushed = self.flush_access();
-        if let Some(mut c) = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            c.stop();
-        }
         self.readers.clear();
         let writer = self
             .writer

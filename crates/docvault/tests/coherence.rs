@@ -55,7 +55,7 @@ fn defect_stale_reads_under_concurrent_writes() {
                 k = k.wrapping_mul(31).wrapping_add(7);
                 let i = k % 4;
                 let floor = floors[i].load(Ordering::SeqCst);
-                let d = if k % 3 == 0 {
+                let d = if k.is_multiple_of(3) {
                     s.get(docs[i].1).unwrap()
                 } else {
                     s.get(docs[i].0).unwrap()
