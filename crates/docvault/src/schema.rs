@@ -37,7 +37,8 @@ CREATE TABLE documents (
     metadata             TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX documents_status_updated ON documents(status, updated_at);
-CREATE INDEX documents_type ON documents(doc_type);
+-- Type filters in updated order, with status, without reading the rows.
+CREATE INDEX documents_type_updated ON documents(doc_type, updated_at, status);
 CREATE INDEX documents_created ON documents(created_at);
 CREATE INDEX documents_updated ON documents(updated_at);
 CREATE INDEX documents_title ON documents(title);
