@@ -684,6 +684,30 @@ impl Store {
         self.with_access(d, p, seq)
     }
 
+    /// Wraps a record with its access figures, or `None` if a flush began
+    /// or ended since `seq` was read (then `persisted` may be stale) and
+    /// flushes were not held off (`held`).
+    pub(crate) fn access_if_unchanged(
+        &self,
+        record: DocumentRecord,
+        persisted: Persisted,
+        seq: u64,
+        held: bool,
+    ) -> Option<Document> {
+        let id = record.id;
+        let mut shard = self.inner.cache.shard(id);
+        if !held && self.flush_seq() != seq {
+            return None;
+        }
+        let (access_count, last_accessed) = shard.access(id, &persisted, None);
+        drop(shard);
+        Some(Document {
+            record: Arc::new(record),
+            access_count,
+            last_accessed,
+        })
+    }
+
     /// Wraps a record with its persisted access figures plus those not yet
     /// persisted. `seq` is the flush sequence read before `persisted` was
     /// (see `access` for why that makes the sum exact without a lock).
