@@ -633,12 +633,7 @@ impl Store {
             )?;
             Ok((new, persisted))
         });
-        if let Ok((d, _)) = &out {
-            self.inner.cache.invalidate(d.id);
-        }
-        let out = out.and_then(|(d, p)| self.with_access(d, p, seq));
-        self.inner.metrics.undelete.done(started, &out);
-        out
+        self.finish_write(out, seq, started, &self.inner.metrics.undelete)
     }
 
     /// Deletes a document for good: its row, versions and metadata. Freed
@@ -682,6 +677,23 @@ impl Store {
             load(&conn, r, true)?.ok_or_else(|| Error::not_found("document", r))?
         };
         self.with_access(d, p, seq)
+    }
+
+    /// After a write that returns a document: drops the cached copy (the
+    /// write has committed), adds the access figures, counts the call.
+    pub(crate) fn finish_write(
+        &self,
+        out: Result<(DocumentRecord, Persisted)>,
+        seq: u64,
+        started: Instant,
+        op: &crate::metrics::Op,
+    ) -> Result<Document> {
+        if let Ok((d, _)) = &out {
+            self.inner.cache.invalidate(d.id);
+        }
+        let out = out.and_then(|(d, p)| self.with_access(d, p, seq));
+        op.done(started, &out);
+        out
     }
 
     /// Wraps a record with its access figures, or `None` if a flush began

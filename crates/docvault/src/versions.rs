@@ -161,11 +161,6 @@ impl Store {
             )?;
             Ok((new, persisted))
         });
-        if let Ok((d, _)) = &out {
-            self.inner.cache.invalidate(d.id);
-        }
-        let out = out.and_then(|(d, p)| self.with_access(d, p, seq));
-        self.inner.metrics.restore.done(started, &out);
-        out
+        self.finish_write(out, seq, started, &self.inner.metrics.restore)
     }
 }
