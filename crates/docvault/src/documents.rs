@@ -213,59 +213,76 @@ fn validate_new(d: &NewDocument, max: usize) -> Result<()> {
     validate::metadata(&d.metadata, max)
 }
 
-fn insert(tx: &Connection, d: &NewDocument, started: Instant) -> Result<DocumentRecord> {
-    let now = Timestamp::now().0;
-    let uuid = uuid::Uuid::new_v4();
-    let hash = sha256_hex(&d.content);
-    let size = d.content.len() as i64;
+fn insert(tx: &Connection, d: NewDocument, started: Instant) -> Result<DocumentRecord> {
+    let now = Timestamp::now();
+    // The record is built here rather than read back: every value is known.
+    let mut doc = DocumentRecord {
+        id: 0,
+        uuid: uuid::Uuid::new_v4(),
+        doc_type: d.doc_type.unwrap_or(crate::DocType::Other),
+        status: d.status.unwrap_or(Status::Draft),
+        format: d.format.unwrap_or_else(|| "markdown".into()),
+        language: d.language.unwrap_or_else(|| "en".into()),
+        source_path: d.source_path,
+        file_path: d.file_path,
+        content_hash: sha256_hex(&d.content),
+        size_bytes: d.content.len() as i64,
+        content: Some(d.content),
+        created_at: now,
+        updated_at: now,
+        quality_score: d.quality_score,
+        completeness_score: d.completeness_score,
+        version: 1,
+        version_count: 1,
+        title: d.title,
+        metadata: d.metadata,
+    };
     tx.prepare_cached(
         "INSERT INTO documents (uuid, title, doc_type, status, format, language, source_path, file_path,
             content, content_hash, size_bytes, created_at, updated_at, quality_score, completeness_score, version, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, 1, ?15)",
     )?
     .execute(params![
-        uuid.to_string(),
-        d.title,
-        d.doc_type.unwrap_or(crate::DocType::Other).as_str(),
-        d.status.unwrap_or(Status::Draft).as_str(),
-        d.format.as_deref().unwrap_or("markdown"),
-        d.language.as_deref().unwrap_or("en"),
-        d.source_path,
-        d.file_path,
-        d.content,
-        hash,
-        size,
-        now,
-        d.quality_score,
-        d.completeness_score,
-        metadata::to_json_column(&d.metadata),
+        doc.uuid.to_string(),
+        doc.title,
+        doc.doc_type.as_str(),
+        doc.status.as_str(),
+        doc.format,
+        doc.language,
+        doc.source_path,
+        doc.file_path,
+        doc.content,
+        doc.content_hash,
+        doc.size_bytes,
+        now.0,
+        doc.quality_score,
+        doc.completeness_score,
+        metadata::to_json_column(&doc.metadata),
     ])?;
-    let id = tx.last_insert_rowid();
+    doc.id = tx.last_insert_rowid();
     push_version(
         tx,
-        id,
+        doc.id,
         None,
         &VersionRow {
             version: 1,
-            hash: &hash,
-            size,
+            hash: &doc.content_hash,
+            size: doc.size_bytes,
             author: d.author.as_deref(),
             comment: d.comment.as_deref(),
             major: true,
             restored_from: None,
-            at: now,
+            at: now.0,
         },
     )?;
-    for (k, v) in &d.metadata {
-        metadata::set(tx, id, k, v)?;
+    for (k, v) in &doc.metadata {
+        metadata::set(tx, doc.id, k, v)?;
     }
-    let (doc, _) = load(tx, DocRef::Id(id), true)?
-        .ok_or_else(|| Error::Database("inserted document vanished".into()))?;
     audit::append(
         tx,
         &NewEntry {
             operation: "create",
-            document_id: Some(id),
+            document_id: Some(doc.id),
             actor: d.author.as_deref(),
             old: None,
             new: Some(&summary(&doc)),
@@ -291,7 +308,7 @@ impl Store {
     pub fn create(&self, doc: NewDocument) -> Result<Document> {
         let started = Instant::now();
         let out = validate_new(&doc, self.inner.config.max_content_bytes)
-            .and_then(|()| self.write(move |tx| insert(tx, &doc, started)))
+            .and_then(|()| self.write(move |tx| insert(tx, doc, started)))
             .map(fresh);
         self.inner.metrics.create.done(started, &out);
         out
@@ -312,7 +329,7 @@ impl Store {
         }
         let out = self
             .write(move |tx| {
-                docs.iter()
+                docs.into_iter()
                     .map(|d| insert(tx, d, started))
                     .collect::<Result<Vec<_>>>()
             })
