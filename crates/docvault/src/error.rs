@@ -80,6 +80,39 @@ pub enum Error {
     /// An unexpected error reported by SQLite.
     #[error("database error: {0}")]
     Database(String),
+
+    /// A key was configured but this build's SQLite is not SQLCipher, so
+    /// the store cannot be encrypted. Nothing was written.
+    #[error("encryption unavailable: {0}")]
+    EncryptionUnavailable(String),
+
+    /// The store is encrypted and no key was given.
+    #[error("store {} is encrypted; give its passphrase or key", path.display())]
+    StoreEncrypted {
+        /// The database path.
+        path: PathBuf,
+    },
+
+    /// The passphrase or key does not open the store.
+    #[error("wrong passphrase or key: {0}")]
+    WrongKey(String),
+
+    /// A key was given for a store that is not encrypted. Nothing was
+    /// written; the store stays plaintext.
+    #[error("store {} is not encrypted, but a key was given", path.display())]
+    NotEncrypted {
+        /// The database path.
+        path: PathBuf,
+    },
+
+    /// The key header file (`<db>.keyinfo`) is missing, unreadable or damaged.
+    #[error("key header {} is missing or damaged: {reason}", path.display())]
+    BadKeyHeader {
+        /// The header file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -95,6 +128,11 @@ impl Error {
             Error::Closed => "closed",
             Error::Io(_) => "io",
             Error::Database(_) => "database",
+            Error::EncryptionUnavailable(_) => "encryption_unavailable",
+            Error::StoreEncrypted { .. } => "store_encrypted",
+            Error::WrongKey(_) => "wrong_key",
+            Error::NotEncrypted { .. } => "not_encrypted",
+            Error::BadKeyHeader { .. } => "bad_key_header",
         }
     }
 

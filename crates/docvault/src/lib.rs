@@ -26,6 +26,7 @@
 mod access;
 pub mod audit;
 mod cache;
+pub mod crypto;
 mod documents;
 pub mod error;
 mod list;
@@ -44,6 +45,7 @@ mod writer;
 
 pub use audit::{AuditEntry, AuditQuery, AuditVerification};
 pub use cache::CacheStats;
+pub use crypto::{KdfParams, KeySource};
 pub use error::{Error, Result};
 pub use list::MAX_LIMIT;
 pub use maintenance::{CheckReport, Stats};

@@ -147,8 +147,7 @@ impl Store {
         })?;
         // Readers are query_only; a checkpoint that truncates the WAL needs
         // a connection of its own.
-        let conn = rusqlite::Connection::open(self.path())?;
-        conn.busy_timeout(self.config().busy_timeout)?;
+        let conn = self.open_connection()?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }

@@ -32,8 +32,12 @@ pub(crate) struct Pool {
     state: Mutex<State>,
     returned: Condvar,
     capacity: usize,
-    configure: fn(&Connection) -> Result<()>,
+    configure: Configure,
 }
+
+/// Sets up each new connection (for an encrypted store, its first
+/// statement hands over the key).
+pub(crate) type Configure = Box<dyn Fn(&Connection) -> Result<()> + Send + Sync>;
 
 pub(crate) struct PooledConn<'a> {
     pool: &'a Pool,
@@ -42,11 +46,7 @@ pub(crate) struct PooledConn<'a> {
 }
 
 impl Pool {
-    pub(crate) fn new(
-        path: PathBuf,
-        capacity: usize,
-        configure: fn(&Connection) -> Result<()>,
-    ) -> Self {
+    pub(crate) fn new(path: PathBuf, capacity: usize, configure: Configure) -> Self {
         Pool {
             path,
             state: Mutex::new(State {

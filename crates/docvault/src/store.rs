@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 
 use crate::cache::Cache;
+use crate::crypto::{self, KdfParams, Key, KeySource};
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
 use crate::metrics::Metrics;
@@ -46,12 +47,27 @@ pub struct Config {
     /// Idle reader connections kept open (default: number of cores).
     pub readers: usize,
     /// Read cache capacity in bytes (default 64 MiB; 0 disables the cache).
-    /// The cache holds documents as stored, content included.
+    /// The cache holds documents as stored, content included: for an
+    /// encrypted store, decrypted documents stay in this process's memory
+    /// (never on disk). Set 0 to keep none beyond the read in progress.
     pub cache_capacity_bytes: usize,
     /// Commit concurrent writes together, one transaction and one sync per
     /// group (default true). Off, every write commits on its own; useful
     /// only to measure what grouping gains.
     pub group_commit: bool,
+    /// Encrypt the store at rest with this key (default `None`: plaintext).
+    /// A new store is created encrypted; an existing store must match: a
+    /// key for a plaintext store, no key for an encrypted one, or a wrong
+    /// key are errors, never a fallback to plaintext. See [`crate::crypto`].
+    pub encryption: Option<KeySource>,
+    /// Argon2id parameters for a new passphrase-protected store (default
+    /// 64 MiB, 5 passes, 1 lane: ~0.3 s). Existing stores use the parameters in
+    /// their key header. Lower them only in tests.
+    pub kdf: KdfParams,
+    /// SQLCipher's `cipher_memory_security`: wipe every allocation SQLite
+    /// frees and lock key memory (default false; it makes SQLite's memory
+    /// management markedly slower, and once on it stays on for the process).
+    pub cipher_memory_security: bool,
 }
 
 impl Config {
@@ -66,6 +82,10 @@ impl Config {
         }
         if self.readers == 0 {
             return Err(Error::validation("readers", "must be at least 1"));
+        }
+        self.kdf.validate()?;
+        if matches!(&self.encryption, Some(KeySource::Passphrase(p)) if p.is_empty()) {
+            return Err(Error::validation("passphrase", "must not be empty"));
         }
         if self.access_flush_interval.is_zero() {
             return Err(Error::validation(
@@ -88,6 +108,9 @@ impl Default for Config {
             readers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             cache_capacity_bytes: 64 * 1024 * 1024,
             group_commit: true,
+            encryption: None,
+            kdf: KdfParams::default(),
+            cipher_memory_security: false,
         }
     }
 }
@@ -116,6 +139,11 @@ pub struct Store {
 pub(crate) struct Inner {
     pub(crate) path: PathBuf,
     pub(crate) config: Config,
+    /// The raw key of an encrypted store, kept while it is open so that new
+    /// connections can be keyed; wiped on drop.
+    key: Option<Arc<Key>>,
+    /// The key header of an encrypted store, as read (or written) at open.
+    header: Option<crypto::Header>,
     writer: RwLock<Option<Writer>>,
     pub(crate) writer_counters: Arc<WriterCounters>,
     pub(crate) readers: Pool,
@@ -140,6 +168,75 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// Hands `key` to SQLCipher as a raw key. Must be the first statement on
+/// a connection.
+fn apply_key(conn: &Connection, key: &Key, memory_security: bool) -> Result<()> {
+    if memory_security {
+        conn.execute_batch("PRAGMA cipher_memory_security = ON;")?;
+    }
+    conn.execute_batch(crypto::key_pragma(key).as_str())?;
+    Ok(())
+}
+
+/// Refuses to go on unless the linked SQLite is SQLCipher. Also silences
+/// SQLCipher's own log, which by default writes to stderr (a wrong key
+/// must be one clean error, not noise).
+fn check_sqlcipher() -> Result<()> {
+    let conn = Connection::open_in_memory()?;
+    let version: Option<String> = conn
+        .query_row("PRAGMA cipher_version", [], |r| r.get(0))
+        .ok();
+    match version.filter(|v| !v.trim().is_empty()) {
+        Some(_) => {
+            let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+            Ok(())
+        }
+        None => Err(Error::EncryptionUnavailable(
+            "this build's SQLite is not SQLCipher; refusing to open without encryption".into(),
+        )),
+    }
+}
+
+/// Checks the files on disk against the configured key, creating the key
+/// header of a new encrypted store, and returns the header and the raw key
+/// (derived once).
+fn prepare_key(path: &Path, config: &Config) -> Result<Option<(crypto::Header, Key)>> {
+    let header_path = crypto::header_path(path);
+    let Some(source) = &config.encryption else {
+        if !crypto::looks_plaintext(path)? && header_path.exists() {
+            return Err(Error::StoreEncrypted {
+                path: path.to_path_buf(),
+            });
+        }
+        return Ok(None);
+    };
+    check_sqlcipher()?;
+    if crypto::is_new(path)? {
+        let header = crypto::Header::new(source, &config.kdf)?;
+        let key = header.derive(source, &header_path)?;
+        header.write(&header_path)?;
+        return Ok(Some((header, key)));
+    }
+    if crypto::looks_plaintext(path)? {
+        return Err(Error::NotEncrypted {
+            path: path.to_path_buf(),
+        });
+    }
+    let header = match crypto::Header::read(&header_path)? {
+        Some(h) => h,
+        None if matches!(source, KeySource::Passphrase(_)) => {
+            return Err(Error::BadKeyHeader {
+                path: header_path,
+                reason: "the file is missing; it holds the salt a passphrase needs".into(),
+            })
+        }
+        // A raw key needs no salt: try it.
+        None => crypto::Header::new(source, &config.kdf)?,
+    };
+    let key = header.derive(source, &header_path)?;
+    Ok(Some((header, key)))
 }
 
 fn configure_reader(conn: &Connection) -> Result<()> {
@@ -175,11 +272,35 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         config.validate()?;
         let lock = StoreLock::acquire(&path)?;
+        let (header, key) = match prepare_key(&path, &config)? {
+            Some((h, k)) => (Some(h), Some(Arc::new(k))),
+            None => (None, None),
+        };
+        // The secret is not kept: the derived key is all connections need.
+        let mut config = config;
+        config.encryption = None;
         let mut writer = Connection::open(&path)?;
+        if let Some(k) = &key {
+            apply_key(&writer, k, config.cipher_memory_security)?;
+        }
         configure_common(&writer, config.busy_timeout)?;
         // Reading the header first turns "not a database" into a clean error
         // before any pragma tries to write.
-        schema::version(&writer)?;
+        match schema::version(&writer) {
+            Ok(_) => {}
+            Err(Error::Corrupt(m)) if key.is_some() => {
+                return Err(Error::WrongKey(format!(
+                    "{} cannot be decrypted with it ({m})",
+                    path.display()
+                )))
+            }
+            Err(Error::Corrupt(m)) if !crypto::looks_plaintext(&path)? => {
+                return Err(Error::Corrupt(format!(
+                    "{m} (if it is an encrypted store, give its passphrase or key)"
+                )))
+            }
+            Err(e) => return Err(e),
+        }
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Database(format!(
@@ -219,8 +340,18 @@ impl Store {
             1
         };
         let writer = Writer::start(writer, Arc::clone(&writer_counters), max_batch)?;
+        let reader_key = key.clone();
+        let memory_security = config.cipher_memory_security;
+        let configure: crate::pool::Configure = Box::new(move |c: &Connection| {
+            if let Some(k) = &reader_key {
+                apply_key(c, k, memory_security)?;
+            }
+            configure_reader(c)
+        });
         let inner = Arc::new(Inner {
-            readers: Pool::new(path.clone(), config.readers, configure_reader),
+            readers: Pool::new(path.clone(), config.readers, configure),
+            key,
+            header,
             path,
             writer: RwLock::new(Some(writer)),
             writer_counters,
@@ -253,7 +384,25 @@ impl Store {
         &self.inner.path
     }
 
-    /// The settings the store was opened with.
+    /// True when the store is encrypted at rest.
+    pub fn is_encrypted(&self) -> bool {
+        self.inner.key.is_some()
+    }
+
+    /// A new connection of its own to the store, keyed if it is encrypted.
+    pub(crate) fn open_connection(&self) -> Result<Connection> {
+        let conn = Connection::open(self.path())?;
+        if let Some(k) = &self.inner.key {
+            apply_key(&conn, k, self.inner.config.cipher_memory_security)?;
+        }
+        conn.busy_timeout(self.config().busy_timeout)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(conn)
+    }
+
+    /// The settings the store was opened with. `encryption` is always
+    /// `None` here: the passphrase or key is not kept once the store is
+    /// open (see [`Store::is_encrypted`]).
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -280,6 +429,8 @@ impl Store {
 
     /// Writes a consistent copy of the whole store (including what is still
     /// in the WAL) to `dest`, which must not exist. The copy is compacted.
+    /// The copy of an encrypted store is encrypted with the same key, and
+    /// its key header is copied to `<dest>.keyinfo`.
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<()> {
         let dest = dest.as_ref();
         if dest.exists() {
@@ -292,6 +443,26 @@ impl Store {
         let dest_str = dest
             .to_str()
             .ok_or_else(|| Error::validation("backup", "destination path is not valid UTF-8"))?;
+        let dest_header = crypto::header_path(dest);
+        if let Some(h) = &self.inner.header {
+            if dest_header.exists() {
+                return Err(Error::validation(
+                    "backup",
+                    format!("{} already exists", dest_header.display()),
+                ));
+            }
+            h.write(&dest_header)?;
+        }
+        let res = self.vacuum_into(dest_str);
+        if res.is_err() && self.inner.header.is_some() {
+            let _ = std::fs::remove_file(&dest_header);
+        }
+        res
+    }
+
+    /// VACUUM INTO `dest`; for an encrypted store SQLCipher writes the copy
+    /// with the same key.
+    fn vacuum_into(&self, dest_str: &str) -> Result<()> {
         let conn = self.reader()?;
         // VACUUM INTO reads one snapshot, so the copy is consistent even
         // while writers go on. It writes only the new file, but SQLite counts
