@@ -28,6 +28,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECS", default_value = "10", value_parser = parse_wait)]
     pub wait: Duration,
 
+    /// Passphrase of an encrypted store, from the first line of FILE [env: DOCVAULT_PASSPHRASE]
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "key_file")]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// Raw 256-bit key of an encrypted store: a file of 32 bytes or 64 hex digits
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,7 +55,7 @@ fn parse_wait(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create or migrate the store and print its path
-    Init,
+    Init(InitArgs),
     /// Add a document
     Add(AddArgs),
     /// Show a document (or one of its versions)
@@ -86,6 +94,14 @@ pub enum Command {
     Reindex,
     /// Measure throughput and latency (builds a temporary store unless --db is given)
     Bench(BenchArgs),
+}
+
+/// `init` options.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Create the store encrypted (needs --passphrase-file, --key-file or DOCVAULT_PASSPHRASE)
+    #[arg(long)]
+    pub encrypt: bool,
 }
 
 /// `search` options.

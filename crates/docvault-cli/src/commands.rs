@@ -8,8 +8,8 @@ use docvault::{
 use serde_json::json;
 
 use crate::cli::{
-    AddArgs, AuditArgs, DeleteArgs, DiffArgs, FieldArgs, GetArgs, ListArgs, RefArg, RestoreArgs,
-    UpdateArgs,
+    AddArgs, AuditArgs, DeleteArgs, DiffArgs, FieldArgs, GetArgs, InitArgs, ListArgs, RefArg,
+    RestoreArgs, UpdateArgs,
 };
 use crate::open::Ctx;
 use crate::output::{self, to_json, Outcome};
@@ -45,15 +45,26 @@ fn metadata(args: &[String]) -> Result<Metadata> {
     Ok(parse::metas(args)?.into_iter().collect())
 }
 
-pub fn init(ctx: &Ctx) -> Result<Outcome> {
-    let (path, schema) = ctx.with_store(Config::default(), |s| {
-        Ok((s.path().to_path_buf(), s.stats()?.schema_version))
+pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Outcome> {
+    if a.encrypt && !ctx.has_key() {
+        return Err(docvault::Error::Validation {
+            field: "encrypt".into(),
+            reason: "--encrypt needs a key: --passphrase-file FILE, --key-file FILE or DOCVAULT_PASSPHRASE".into(),
+        });
+    }
+    let (path, schema, encrypted) = ctx.with_store(Config::default(), |s| {
+        Ok((
+            s.path().to_path_buf(),
+            s.stats()?.schema_version,
+            s.is_encrypted(),
+        ))
     })?;
     let path = std::path::absolute(&path).unwrap_or(path);
     let shown = path.to_string_lossy();
+    let how = if encrypted { ", encrypted" } else { "" };
     Ok(Outcome::new(
-        json!({"path": shown, "schema_version": schema}),
-        format!("store ready at {shown} (schema version {schema})"),
+        json!({"path": shown, "schema_version": schema, "encrypted": encrypted}),
+        format!("store ready at {shown} (schema version {schema}{how})"),
     ))
 }
 

@@ -33,9 +33,11 @@ fn run() -> i32 {
         db: cli.db,
         json: cli.json,
         wait: cli.wait,
+        passphrase_file: cli.passphrase_file,
+        key_file: cli.key_file,
     };
     let result = match cli.command {
-        Command::Init => commands::init(&ctx),
+        Command::Init(a) => commands::init(&ctx, a),
         Command::Add(a) => commands::add(&ctx, a),
         Command::Get(a) => commands::get(&ctx, a),
         Command::Update(a) => commands::update(&ctx, a),

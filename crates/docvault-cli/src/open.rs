@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use docvault::{Config, Error, Result, Store};
+use docvault::{Config, Error, KeySource, Result, Store};
 
 /// Global options every command needs.
 pub struct Ctx {
@@ -17,9 +17,14 @@ pub struct Ctx {
     pub db: Option<PathBuf>,
     pub json: bool,
     pub wait: Duration,
+    /// `--passphrase-file`.
+    pub passphrase_file: Option<PathBuf>,
+    /// `--key-file`.
+    pub key_file: Option<PathBuf>,
 }
 
 const ENV_DB: &str = "DOCVAULT_DB";
+const ENV_PASSPHRASE: &str = "DOCVAULT_PASSPHRASE";
 
 impl Ctx {
     /// `--db`, else `$DOCVAULT_DB`, else the platform data directory (created
@@ -43,9 +48,37 @@ impl Ctx {
         Ok(dir.join("docvault.db"))
     }
 
-    /// Opens the store, waiting while another process has it.
-    pub fn open(&self, config: Config) -> Result<Store> {
+    /// True when a key was given (an option or the environment).
+    pub fn has_key(&self) -> bool {
+        self.key_file.is_some()
+            || self.passphrase_file.is_some()
+            || std::env::var_os(ENV_PASSPHRASE).is_some_and(|v| !v.is_empty())
+    }
+
+    /// The key given for the store: `--key-file`, else `--passphrase-file`,
+    /// else `$DOCVAULT_PASSPHRASE`, else none (a plaintext store).
+    pub fn key(&self) -> Result<Option<KeySource>> {
+        if let Some(p) = &self.key_file {
+            return Ok(Some(KeySource::KeyFile(p.clone())));
+        }
+        if let Some(p) = &self.passphrase_file {
+            return read_passphrase_file(p).map(Some);
+        }
+        match std::env::var(ENV_PASSPHRASE) {
+            Ok(v) if !v.is_empty() => Ok(Some(KeySource::Passphrase(v))),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Validation {
+                field: "passphrase".into(),
+                reason: format!("{ENV_PASSPHRASE} is not valid UTF-8"),
+            }),
+        }
+    }
+
+    /// Opens the store, waiting while another process has it. The key
+    /// options apply to every command.
+    pub fn open(&self, mut config: Config) -> Result<Store> {
         let path = self.db_path()?;
+        config.encryption = self.key()?;
         open_waiting(&path, config, self.wait)
     }
 
@@ -101,6 +134,29 @@ pub fn open_waiting(path: &Path, config: Config, wait: Duration) -> Result<Store
             other => return other,
         }
     }
+}
+
+/// The passphrase is the file's first line (without its line ending); an
+/// empty passphrase is refused.
+fn read_passphrase_file(p: &Path) -> Result<KeySource> {
+    let invalid = |reason: String| Error::Validation {
+        field: "passphrase_file".into(),
+        reason,
+    };
+    let text = zeroize::Zeroizing::new(
+        std::fs::read(p).map_err(|e| invalid(format!("cannot read {}: {e}", p.display())))?,
+    );
+    let text = std::str::from_utf8(&text)
+        .map_err(|_| invalid(format!("{} is not valid UTF-8", p.display())))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(invalid(format!(
+            "{} holds an empty passphrase",
+            p.display()
+        )));
+    }
+    // KeySource wipes its copy when dropped; Zeroizing wipes the file's.
+    Ok(KeySource::Passphrase(line.to_string()))
 }
 
 /// An I/O error that names the path it happened on.

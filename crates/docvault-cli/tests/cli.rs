@@ -28,7 +28,11 @@ impl Env {
 
     fn cmd_on(db: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--db").arg(db).args(args).env_remove("DOCVAULT_DB");
+        c.arg("--db")
+            .arg(db)
+            .args(args)
+            .env_remove("DOCVAULT_DB")
+            .env_remove("DOCVAULT_PASSPHRASE");
         c.stdin(Stdio::null());
         c
     }
@@ -1032,4 +1036,72 @@ fn text_output_is_readable() {
     assert!(text(&["stats"]).contains("documents:"));
     assert!(text(&["check"]).starts_with("ok"));
     assert!(text(&["delete", &id]).contains("deleted"));
+}
+
+#[test]
+fn encrypted_store_end_to_end() {
+    let env = Env::new();
+    let pass = env.path("pass.txt");
+    std::fs::write(&pass, "correct horse battery\n").unwrap();
+    let pass = pass.to_str().unwrap();
+    // --encrypt without a key is refused and creates nothing.
+    let (kind, _) = env.err(&["init", "--encrypt"], 1);
+    assert_eq!(kind, "validation");
+    assert!(!env.db.exists());
+    let v = env.ok(&["--passphrase-file", pass, "init", "--encrypt"]);
+    assert_eq!(v["encrypted"], json!(true));
+    env.ok(&[
+        "--passphrase-file",
+        pass,
+        "add",
+        "--title",
+        "Secret plan",
+        "--content",
+        "qzvclimarker",
+    ]);
+    let raw = std::fs::read(&env.db).unwrap();
+    assert!(!raw.windows(12).any(|w| w == b"qzvclimarker"));
+    // The same passphrase from the environment.
+    let out = Env::cmd_on(&env.db, &["--json", "get", "1"])
+        .env("DOCVAULT_PASSPHRASE", "correct horse battery")
+        .output()
+        .unwrap();
+    let doc = ok_output(out, &["get", "1"]);
+    assert_eq!(doc["content"], json!("qzvclimarker"));
+    // No key: one clean error.
+    let (kind, _) = env.err(&["get", "1"], 1);
+    assert_eq!(kind, "store_encrypted");
+    // A wrong passphrase: one line on stderr, nothing from SQLCipher.
+    let out = Env::cmd_on(&env.db, &["get", "1"])
+        .env("DOCVAULT_PASSPHRASE", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "stderr: {stderr}");
+    assert!(stderr.contains("wrong passphrase or key"), "{stderr}");
+}
+
+#[test]
+fn key_file_option_and_plaintext_stores() {
+    let env = Env::new();
+    let key = env.path("store.key");
+    std::fs::write(
+        &key,
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    )
+    .unwrap();
+    let key = key.to_str().unwrap();
+    env.ok(&["--key-file", key, "init", "--encrypt"]);
+    env.ok(&["--key-file", key, "add", "--title", "k"]);
+    assert_eq!(env.ok(&["--key-file", key, "stats"])["documents"], json!(1));
+    // A key for a plaintext store is refused.
+    let plain = Env::new();
+    plain.ok(&["init"]);
+    let (kind, _) = plain.err(&["--key-file", key, "stats"], 1);
+    assert_eq!(kind, "not_encrypted");
+    let bad = env.path("bad.key");
+    std::fs::write(&bad, "short").unwrap();
+    let (kind, _) = env.err(&["--key-file", bad.to_str().unwrap(), "stats"], 1);
+    assert_eq!(kind, "validation");
 }
