@@ -713,9 +713,24 @@ impl Store {
         out
     }
 
-    /// Wraps a record with its access figures, or `None` if a flush began
-    /// or ended since `seq` was read (then `persisted` may be stale) and
-    /// flushes were not held off (`held`).
+    /// The access figures of a document whose row was read with
+    /// `persisted`, or `None` if a flush began or ended since `seq` was read
+    /// (then `persisted` may be stale) and flushes were not held off (`held`).
+    fn access_figures(
+        &self,
+        id: i64,
+        persisted: &Persisted,
+        seq: u64,
+        held: bool,
+    ) -> Option<(i64, Option<Timestamp>)> {
+        let mut shard = self.inner.cache.shard(id);
+        if !held && self.flush_seq() != seq {
+            return None;
+        }
+        Some(shard.access(id, persisted, None))
+    }
+
+    /// Wraps a record with its access figures, or `None` as [`Self::access_figures`].
     pub(crate) fn access_if_unchanged(
         &self,
         record: DocumentRecord,
@@ -723,13 +738,8 @@ impl Store {
         seq: u64,
         held: bool,
     ) -> Option<Document> {
-        let id = record.id;
-        let mut shard = self.inner.cache.shard(id);
-        if !held && self.flush_seq() != seq {
-            return None;
-        }
-        let (access_count, last_accessed) = shard.access(id, &persisted, None);
-        drop(shard);
+        let (access_count, last_accessed) =
+            self.access_figures(record.id, &persisted, seq, held)?;
         Some(Document {
             record: Arc::new(record),
             access_count,
@@ -739,23 +749,19 @@ impl Store {
 
     /// Wraps a record with its persisted access figures plus those not yet
     /// persisted. `seq` is the flush sequence read before `persisted` was
-    /// (see `access` for why that makes the sum exact without a lock).
+    /// (see `access` for why that makes the sum exact without a lock); if a
+    /// flush moved since, the figures are read afresh.
     pub(crate) fn with_access(
         &self,
         record: DocumentRecord,
         persisted: Persisted,
         seq: u64,
     ) -> Result<Document> {
-        let id = record.id;
-        let (access_count, last_accessed) = {
-            let mut shard = self.inner.cache.shard(id);
-            if self.flush_seq() == seq {
-                shard.access(id, &persisted, None)
-            } else {
-                drop(shard);
-                self.current_access(id)?
-            }
-        };
+        let (access_count, last_accessed) =
+            match self.access_figures(record.id, &persisted, seq, false) {
+                Some(figures) => figures,
+                None => self.current_access(record.id)?,
+            };
         Ok(Document {
             record: Arc::new(record),
             access_count,

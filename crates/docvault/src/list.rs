@@ -148,37 +148,37 @@ impl Store {
         params.push(Value::Integer(q.limit));
         params.push(Value::Integer(q.offset));
         let conn = self.reader()?;
-        let (total, docs) = 'read: loop {
-            for attempt in 0.. {
-                // See `access`: a flush that begins or ends while the page is
-                // read means reading it again (after a few tries, holding
-                // flushes off).
-                let hold = (attempt >= 3).then(|| self.inner.flush_lock.lock());
-                let seq = self.flush_seq();
-                // One read transaction: the total and the page agree.
-                conn.prepare_cached("BEGIN")?.execute([])?;
-                let total: i64 = match count_from_summary(q) {
-                    Some((sql, p)) => conn
-                        .prepare_cached(&sql)?
-                        .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?,
-                    None => conn
-                        .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
-                        .query_row(rusqlite::params_from_iter(count_params.iter()), |r| {
-                            r.get(0)
-                        })?,
-                };
-                let rows = conn
-                    .prepare_cached(&page_sql)?
-                    .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                conn.prepare_cached("COMMIT")?.execute([])?;
-                let docs: Option<Vec<_>> = rows
-                    .into_iter()
-                    .map(|(d, p)| self.access_if_unchanged(d, p, seq, hold.is_some()))
-                    .collect();
-                if let Some(docs) = docs {
-                    break 'read (total, docs);
-                }
+        let mut attempt = 0;
+        let (total, docs) = loop {
+            attempt += 1;
+            // See `access`: a flush that begins or ends while the page is
+            // read means reading it again (after a few tries, holding
+            // flushes off).
+            let hold = (attempt > 3).then(|| self.inner.flush_lock.lock());
+            let seq = self.flush_seq();
+            // One read transaction: the total and the page agree.
+            conn.prepare_cached("BEGIN")?.execute([])?;
+            let total: i64 = match count_from_summary(q) {
+                Some((sql, p)) => conn
+                    .prepare_cached(&sql)?
+                    .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?,
+                None => conn
+                    .prepare_cached(&format!("SELECT count(*) FROM documents {where_sql}"))?
+                    .query_row(rusqlite::params_from_iter(count_params.iter()), |r| {
+                        r.get(0)
+                    })?,
+            };
+            let rows = conn
+                .prepare_cached(&page_sql)?
+                .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            let docs: Option<Vec<_>> = rows
+                .into_iter()
+                .map(|(d, p)| self.access_if_unchanged(d, p, seq, hold.is_some()))
+                .collect();
+            if let Some(docs) = docs {
+                break (total, docs);
             }
         };
         let out = Ok(Page {
