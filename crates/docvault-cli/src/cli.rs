@@ -94,6 +94,32 @@ pub enum Command {
     Reindex,
     /// Measure throughput and latency (builds a temporary store unless --db is given)
     Bench(BenchArgs),
+    /// Change the passphrase or key of an encrypted store (crash-safe)
+    Rekey(RekeyArgs),
+    /// Encrypt a plaintext store in place with the given key (crash-safe)
+    Encrypt,
+    /// Write a decrypted, plaintext copy of an encrypted store to a new file
+    Decrypt(DecryptArgs),
+}
+
+/// `rekey` options: the new key. The current key comes from the global
+/// key options; a terminal prompts for whichever is missing.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// New passphrase, from the first line of FILE [env: DOCVAULT_NEW_PASSPHRASE]
+    #[arg(long, value_name = "FILE", conflicts_with = "new_key_file")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// New raw 256-bit key: a file of 32 bytes or 64 hex digits
+    #[arg(long, value_name = "FILE")]
+    pub new_key_file: Option<PathBuf>,
+}
+
+/// `decrypt` options.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The plaintext copy to write; must not exist
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
 }
 
 /// `init` options.
@@ -370,6 +396,9 @@ pub struct ImportArgs {
 pub struct ExportArgs {
     /// Directory to write into (created if missing)
     pub dir: PathBuf,
+    /// Allow exporting an encrypted store: the Markdown files are plaintext
+    #[arg(long)]
+    pub allow_plaintext: bool,
 }
 
 #[derive(Debug, Args)]

@@ -46,13 +46,17 @@ fn metadata(args: &[String]) -> Result<Metadata> {
 }
 
 pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Outcome> {
+    let mut config = Config::default();
     if a.encrypt && !ctx.has_key() {
-        return Err(docvault::Error::Validation {
-            field: "encrypt".into(),
-            reason: "--encrypt needs a key: --passphrase-file FILE, --key-file FILE or DOCVAULT_PASSPHRASE".into(),
-        });
+        match crate::open::prompt_passphrase("new passphrase", true)? {
+            Some(k) => config.encryption = Some(k),
+            None => return Err(docvault::Error::Validation {
+                field: "encrypt".into(),
+                reason: "--encrypt needs a key: --passphrase-file FILE, --key-file FILE or DOCVAULT_PASSPHRASE".into(),
+            }),
+        }
     }
-    let (path, schema, encrypted) = ctx.with_store(Config::default(), |s| {
+    let (path, schema, encrypted) = ctx.with_store(config, |s| {
         Ok((
             s.path().to_path_buf(),
             s.stats()?.schema_version,

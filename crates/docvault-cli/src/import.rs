@@ -329,7 +329,6 @@ fn target(d: &Document, used: &mut HashSet<PathBuf>) -> PathBuf {
 }
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<Outcome> {
-    std::fs::create_dir_all(&a.dir).map_err(|e| io_error(&a.dir, e))?;
     // An export is not a reading of the documents: leave access counts
     // alone. Each document is read once, so a cache would only cost memory.
     let config = Config {
@@ -339,6 +338,17 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<Outcome> {
     };
     let dir = a.dir.clone();
     let exported = ctx.with_store(config, |s| {
+        // Markdown files cannot be encrypted: writing an encrypted store's
+        // documents out in the clear takes an explicit yes.
+        if s.is_encrypted() && !a.allow_plaintext {
+            return Err(docvault::Error::Validation {
+                field: "allow_plaintext".into(),
+                reason: "the store is encrypted and an export writes plaintext Markdown files; \
+                         pass --allow-plaintext to write them anyway"
+                    .into(),
+            });
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
         let mut used = HashSet::new();
         let mut exported = 0usize;
         let mut q = ListQuery {

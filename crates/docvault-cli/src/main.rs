@@ -10,6 +10,7 @@ mod commands;
 mod demo;
 mod frontmatter;
 mod import;
+mod keys;
 mod open;
 mod output;
 mod parse;
@@ -57,6 +58,9 @@ fn run() -> i32 {
         Command::Bench(a) => bench::bench(&ctx, a),
         Command::Search(a) => search::search(&ctx, a),
         Command::Reindex => search::reindex(&ctx),
+        Command::Rekey(a) => keys::rekey(&ctx, a),
+        Command::Encrypt => keys::encrypt(&ctx),
+        Command::Decrypt(a) => keys::decrypt(&ctx, a),
     };
     output::emit(result, ctx.json)
 }

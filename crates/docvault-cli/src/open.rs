@@ -4,7 +4,7 @@
 //! back or side by side by scripts would trip over each other; instead they
 //! wait for their turn (`--wait`).
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ pub struct Ctx {
 
 const ENV_DB: &str = "DOCVAULT_DB";
 const ENV_PASSPHRASE: &str = "DOCVAULT_PASSPHRASE";
+const ENV_NEW_PASSPHRASE: &str = "DOCVAULT_NEW_PASSPHRASE";
 
 impl Ctx {
     /// `--db`, else `$DOCVAULT_DB`, else the platform data directory (created
@@ -64,22 +65,46 @@ impl Ctx {
         if let Some(p) = &self.passphrase_file {
             return read_passphrase_file(p).map(Some);
         }
-        match std::env::var(ENV_PASSPHRASE) {
-            Ok(v) if !v.is_empty() => Ok(Some(KeySource::Passphrase(v))),
-            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Validation {
-                field: "passphrase".into(),
-                reason: format!("{ENV_PASSPHRASE} is not valid UTF-8"),
-            }),
+        passphrase_from_env(ENV_PASSPHRASE)
+    }
+
+    /// The store's key as given, else asked for on the terminal (twice
+    /// when `confirm`: a new passphrase); an error naming the options when
+    /// there is neither.
+    pub fn key_or_prompt(&self, what: &str, confirm: bool) -> Result<KeySource> {
+        if let Some(k) = self.key()? {
+            return Ok(k);
         }
+        prompt_passphrase(what, confirm)?.ok_or_else(|| Error::Validation {
+            field: "passphrase".into(),
+            reason: format!(
+                "{what} is needed: --passphrase-file FILE, --key-file FILE or {ENV_PASSPHRASE}"
+            ),
+        })
     }
 
     /// Opens the store, waiting while another process has it. The key
-    /// options apply to every command.
+    /// options apply to every command; with none given, an encrypted store
+    /// asks for its passphrase when stdin is a terminal.
     pub fn open(&self, mut config: Config) -> Result<Store> {
         let path = self.db_path()?;
-        config.encryption = self.key()?;
-        open_waiting(&path, config, self.wait)
+        if config.encryption.is_none() {
+            config.encryption = self.key()?;
+        }
+        let prompt_ok = config.encryption.is_none();
+        match open_waiting(&path, config.clone(), self.wait) {
+            Err(Error::StoreEncrypted { .. }) if prompt_ok => {
+                let what = format!("passphrase for {}", path.display());
+                match prompt_passphrase(&what, false)? {
+                    Some(k) => {
+                        config.encryption = Some(k);
+                        open_waiting(&path, config, self.wait)
+                    }
+                    None => Err(Error::StoreEncrypted { path }),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Opens the store, runs `f`, and always closes the store, so pending
@@ -122,10 +147,15 @@ fn explicit(p: &Path, source: &str) -> Result<PathBuf> {
 
 /// Retries `Store::open` while the store is in use, until `wait` runs out.
 pub fn open_waiting(path: &Path, config: Config, wait: Duration) -> Result<Store> {
+    retry_while_in_use(wait, || Store::open(path, config.clone()))
+}
+
+/// Runs `f` again while it fails with `store_in_use`, until `wait` runs out.
+pub fn retry_while_in_use<T>(wait: Duration, mut f: impl FnMut() -> Result<T>) -> Result<T> {
     let deadline = Instant::now() + wait;
     let mut delay = Duration::from_millis(50);
     loop {
-        match Store::open(path, config.clone()) {
+        match f() {
             Err(Error::StoreInUse { .. }) if Instant::now() < deadline => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 thread::sleep(delay.min(left));
@@ -134,6 +164,66 @@ pub fn open_waiting(path: &Path, config: Config, wait: Duration) -> Result<Store
             other => return other,
         }
     }
+}
+
+/// A passphrase from the environment variable `var`, if set and non-empty.
+fn passphrase_from_env(var: &str) -> Result<Option<KeySource>> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(Some(KeySource::Passphrase(v))),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Validation {
+            field: "passphrase".into(),
+            reason: format!("{var} is not valid UTF-8"),
+        }),
+    }
+}
+
+/// The new key of `rekey`: `--new-key-file`, else `--new-passphrase-file`,
+/// else `$DOCVAULT_NEW_PASSPHRASE`, else asked twice on a terminal.
+pub fn new_key(key_file: Option<&Path>, passphrase_file: Option<&Path>) -> Result<KeySource> {
+    if let Some(p) = key_file {
+        return Ok(KeySource::KeyFile(p.to_path_buf()));
+    }
+    if let Some(p) = passphrase_file {
+        return read_passphrase_file(p);
+    }
+    if let Some(k) = passphrase_from_env(ENV_NEW_PASSPHRASE)? {
+        return Ok(k);
+    }
+    prompt_passphrase("new passphrase", true)?.ok_or_else(|| Error::Validation {
+        field: "new_passphrase".into(),
+        reason: format!(
+            "a new key is needed: --new-passphrase-file FILE, --new-key-file FILE or {ENV_NEW_PASSPHRASE}"
+        ),
+    })
+}
+
+/// Asks for a passphrase on the terminal, without echo; `Ok(None)` when
+/// stdin is not a terminal (scripts must pass a key explicitly). With
+/// `confirm` it asks twice and refuses a mismatch.
+pub fn prompt_passphrase(what: &str, confirm: bool) -> Result<Option<KeySource>> {
+    if !io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let ask = |prompt: &str| -> Result<zeroize::Zeroizing<String>> {
+        rpassword::prompt_password(prompt)
+            .map(zeroize::Zeroizing::new)
+            .map_err(Error::Io)
+    };
+    let first = ask(&format!("{what}: "))?;
+    if first.is_empty() {
+        return Err(Error::Validation {
+            field: "passphrase".into(),
+            reason: "must not be empty".into(),
+        });
+    }
+    if confirm && *ask(&format!("{what} (again): "))? != *first {
+        return Err(Error::Validation {
+            field: "passphrase".into(),
+            reason: "the two entries differ".into(),
+        });
+    }
+    Ok(Some(KeySource::Passphrase(first.to_string())))
 }
 
 /// The passphrase is the file's first line (without its line ending); an

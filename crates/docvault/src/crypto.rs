@@ -231,27 +231,12 @@ impl Header {
         }
     }
 
-    /// Writes the header to `path` atomically: a temporary file beside it,
-    /// synced, renamed over `path`, and the directory synced.
+    /// Writes the header to `path` atomically (see [`write_atomically`]).
     pub(crate) fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)
+        let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Database(format!("cannot encode key header: {e}")))?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        sync_dir(path);
-        Ok(())
+        text.push('\n');
+        write_atomically(path, text.as_bytes())
     }
 
     /// The key for `source` under this header. A passphrase is stretched
@@ -372,7 +357,30 @@ pub(crate) fn is_new(db: &Path) -> Result<bool> {
     }
 }
 
-fn sync_dir(path: &Path) {
+/// Writes `bytes` to `path` atomically: a temporary file beside it,
+/// synced, renamed over `path`, and the directory synced. A crash leaves
+/// the old file or the new one, never a mix.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Syncs the directory holding `path`, so a rename or removal in it is
+/// durable. Best effort: some file systems cannot sync a directory.
+pub(crate) fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent() {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")

@@ -36,6 +36,7 @@ mod metadata;
 pub mod metrics;
 pub mod model;
 mod pool;
+pub mod rekey;
 pub mod schema;
 mod search;
 mod store;
@@ -54,6 +55,7 @@ pub use model::{
     DocRef, DocType, Document, DocumentPatch, DocumentRecord, GetOptions, ListQuery, MetaValue,
     Metadata, NewDocument, Order, Page, SortField, Status, Timestamp, Version, VersionInfo,
 };
+pub use rekey::{encrypt, rekey};
 pub use search::{
     SearchHit, SearchOptions, SearchQuery, SearchResults, DEFAULT_SEARCH_LIMIT, MAX_QUERY_CHARS,
     MAX_QUERY_TERMS, MAX_SNIPPET_TOKENS,

@@ -172,7 +172,7 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
 
 /// Hands `key` to SQLCipher as a raw key. Must be the first statement on
 /// a connection.
-fn apply_key(conn: &Connection, key: &Key, memory_security: bool) -> Result<()> {
+pub(crate) fn apply_key(conn: &Connection, key: &Key, memory_security: bool) -> Result<()> {
     if memory_security {
         conn.execute_batch("PRAGMA cipher_memory_security = ON;")?;
     }
@@ -183,7 +183,7 @@ fn apply_key(conn: &Connection, key: &Key, memory_security: bool) -> Result<()> 
 /// Refuses to go on unless the linked SQLite is SQLCipher. Also silences
 /// SQLCipher's own log, which by default writes to stderr (a wrong key
 /// must be one clean error, not noise).
-fn check_sqlcipher() -> Result<()> {
+pub(crate) fn check_sqlcipher() -> Result<()> {
     let conn = Connection::open_in_memory()?;
     let version: Option<String> = conn
         .query_row("PRAGMA cipher_version", [], |r| r.get(0))
@@ -272,6 +272,9 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         config.validate()?;
         let lock = StoreLock::acquire(&path)?;
+        // An interrupted key change is finished or undone before anything
+        // looks at the files.
+        crate::rekey::recover(&path)?;
         let (header, key) = match prepare_key(&path, &config)? {
             Some((h, k)) => (Some(h), Some(Arc::new(k))),
             None => (None, None),
