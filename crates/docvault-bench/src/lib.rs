@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod corpus;
+mod encryption;
 mod runner;
 mod workloads;
 
@@ -101,6 +102,10 @@ pub struct Report {
     pub disk_over_content: f64,
     /// Time to open the store, ms.
     pub open_ms: f64,
+    /// Time to open an encrypted copy of the store with its passphrase
+    /// (Argon2id key derivation included), ms; `--mode compare` only.
+    #[serde(default)]
+    pub open_encrypted_ms: Option<f64>,
     /// The verdict against the 200,000 queries/s target.
     pub verdict: String,
 }
@@ -193,6 +198,11 @@ impl Report {
             self.disk_bytes_per_doc,
             self.disk_over_content,
         ));
+        if let Some(ms) = self.open_encrypted_ms {
+            out.push_str(&format!(
+                "open of the encrypted copy with its passphrase (Argon2id included) {ms:.1} ms\n"
+            ));
+        }
         out.push_str(&self.verdict);
         out.push('\n');
         out

@@ -17,10 +17,10 @@ use crate::{BenchResult, Mode, Options, Progress, Ratio, Report, TARGET_QPS};
 const HOT_SET: usize = 10_000;
 const IMPORT_BATCH: usize = 1000;
 
-struct Ctx<'a> {
-    opts: &'a Options,
-    results: Vec<BenchResult>,
-    progress: &'a mut dyn Progress,
+pub(crate) struct Ctx<'a> {
+    pub(crate) opts: &'a Options,
+    pub(crate) results: Vec<BenchResult>,
+    pub(crate) progress: &'a mut dyn Progress,
 }
 
 impl Ctx<'_> {
@@ -44,7 +44,7 @@ impl Ctx<'_> {
             .map(|r| r.ops_per_sec)
     }
 
-    fn measure<S, M, F>(
+    pub(crate) fn measure<S, M, F>(
         &mut self,
         name: &str,
         threads: usize,
@@ -63,7 +63,7 @@ impl Ctx<'_> {
     }
 }
 
-fn err(e: docvault::Error) -> String {
+pub(crate) fn err(e: docvault::Error) -> String {
     e.to_string()
 }
 
@@ -357,6 +357,13 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         store.close().map_err(err)?;
     }
 
+    // ---- Encryption at rest --------------------------------------------
+    let open_encrypted_ms = if opts.mode == Mode::Compare {
+        Some(crate::encryption::run(&mut ctx, &path, &corpus, all)?.open_ms)
+    } else {
+        None
+    };
+
     // ---- Group commit, durability=full ---------------------------------
     let gc_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     // What one sync costs on this disk: the most grouping can save per write.
@@ -448,6 +455,53 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             });
         }
     }
+    for &t in &opts.threads {
+        for (name, enc, plain, target) in [
+            (
+                "get_uncached_encrypted / get_uncached",
+                "get_uncached_encrypted",
+                "get_uncached",
+                Some(0.7),
+            ),
+            (
+                "get_raw_sqlite_encrypted / get_raw_sqlite (the bound)",
+                "get_raw_sqlite_encrypted",
+                "get_raw_sqlite",
+                None,
+            ),
+        ] {
+            if let (Some(a), Some(b)) = (ctx.find(enc, t), ctx.find(plain, t)) {
+                ratios.push(Ratio {
+                    name: name.into(),
+                    threads: t,
+                    ratio: a / b,
+                    target,
+                });
+            }
+        }
+    }
+    for (name, enc, plain) in [
+        ("create_encrypted / create", "create_encrypted", "create"),
+        (
+            "search_mid_encrypted / search_mid",
+            "search_mid_encrypted",
+            "search_mid",
+        ),
+        (
+            "connect_encrypted / connect",
+            "connect_encrypted",
+            "connect",
+        ),
+    ] {
+        if let (Some(a), Some(b)) = (ctx.find(enc, 1), ctx.find(plain, 1)) {
+            ratios.push(Ratio {
+                name: name.into(),
+                threads: 1,
+                ratio: a / b,
+                target: None,
+            });
+        }
+    }
     if let (Some(a), Some(b)) = (
         ctx.find("create_full_grouped", 8),
         ctx.find("create_full_ungrouped", 8),
@@ -496,6 +550,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         disk_bytes_per_doc: disk_bytes as f64 / num_docs.max(1) as f64,
         disk_over_content: disk_bytes as f64 / content_bytes as f64,
         open_ms,
+        open_encrypted_ms,
         verdict,
     })
 }
@@ -513,7 +568,7 @@ fn raw_connection(path: &Path) -> rusqlite::Connection {
 
 /// The document row a `get` reads, through one prepared statement, into
 /// owned values: the practical limit for an uncached read.
-fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
+pub(crate) fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT id, uuid, title, doc_type, status, format, language, source_path, file_path, \

@@ -30,9 +30,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
-use crate::crypto::{self, Header, KdfParams, Key, KeySource};
+use crate::crypto::{self, CipherKey, Header, KdfParams, KeySource};
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
 use crate::schema;
@@ -140,9 +139,16 @@ pub(crate) fn recover(db: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The store as it is keyed now: an open connection, and for an
+/// encrypted store its header and key.
+struct Current {
+    conn: Connection,
+    keyed: Option<(Header, CipherKey)>,
+}
+
 /// Opens a connection on the store as it is keyed now, failing with the
 /// same typed errors as [`Store::open`].
-fn open_current(db: &Path, current: Option<&KeySource>) -> Result<(Connection, Option<Key>)> {
+fn open_current(db: &Path, current: Option<&KeySource>) -> Result<Current> {
     if crypto::is_new(db)? {
         return Err(Error::NotFound {
             entity: "store",
@@ -150,7 +156,7 @@ fn open_current(db: &Path, current: Option<&KeySource>) -> Result<(Connection, O
         });
     }
     let hp = crypto::header_path(db);
-    let key = match current {
+    let keyed = match current {
         None => {
             if !crypto::looks_plaintext(db)? {
                 return Err(Error::StoreEncrypted {
@@ -176,18 +182,14 @@ fn open_current(db: &Path, current: Option<&KeySource>) -> Result<(Connection, O
                 }
                 None => Header::new(source, &KdfParams::default())?,
             };
-            Some(header.derive(source, &hp)?)
+            let key = header.derive(source, &hp)?;
+            Some((header, key))
         }
     };
-    let conn = Connection::open(db)?;
-    if let Some(k) = &key {
-        apply_key(&conn, k, false)?;
-    }
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let conn = open_keyed(db, keyed.as_ref().map(|(_, k)| k))?;
     let version = match schema::version(&conn) {
         Ok(v) => v,
-        Err(Error::Corrupt(m)) if key.is_some() => {
+        Err(Error::Corrupt(m)) if keyed.is_some() => {
             return Err(Error::WrongKey(format!(
                 "{} cannot be decrypted with it ({m})",
                 db.display()
@@ -201,72 +203,107 @@ fn open_current(db: &Path, current: Option<&KeySource>) -> Result<(Connection, O
             supported: schema::LATEST,
         });
     }
-    Ok((conn, key))
+    Ok(Current { conn, keyed })
 }
 
-/// The `KEY` argument of an `ATTACH`: a raw key, or `''` for plaintext.
-fn attach_key(key: Option<&Key>) -> Zeroizing<String> {
-    match key {
-        Some(k) => {
-            let mut s = Zeroizing::new(String::with_capacity(68));
-            s.push_str("x'");
-            s.push_str(hex::encode(k.as_ref()).as_str());
-            s.push('\'');
-            s
-        }
-        None => Zeroizing::new(String::new()),
-    }
-}
-
-/// Copies the whole store behind `src` into a new file `dest` keyed with
-/// `key` (`None`: plaintext), in one read snapshot, then verifies the copy
-/// and syncs it. `dest` must not exist.
-fn export(src: &Connection, dest: &Path, key: Option<&Key>) -> Result<()> {
-    let dest_str = dest
-        .to_str()
-        .ok_or_else(|| Error::validation("path", "destination path is not valid UTF-8"))?;
-    let version = schema::version(src)?;
-    src.execute(
-        "ATTACH DATABASE ?1 AS keyswap KEY ?2",
-        rusqlite::params![dest_str, attach_key(key).as_str()],
-    )?;
-    let copied = (|| -> Result<()> {
-        // One snapshot for the whole copy, even while a writer goes on.
-        src.execute_batch("BEGIN")?;
-        let res = (|| -> Result<()> {
-            src.query_row("SELECT sqlcipher_export('keyswap')", [], |_| Ok(()))?;
-            src.pragma_update(Some("keyswap"), "user_version", version)?;
-            Ok(())
-        })();
-        match res {
-            Ok(()) => Ok(src.execute_batch("COMMIT")?),
-            Err(e) => {
-                let _ = src.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
-    })();
-    let detached = src.execute_batch("DETACH DATABASE keyswap");
-    copied?;
-    detached?;
-    verify_copy(src, dest, key)?;
-    fs::File::open(dest)?.sync_all()?;
-    crypto::sync_dir(dest);
-    Ok(())
-}
-
-/// Opens the copy on its own, as the store will be opened: it must pass
-/// SQLite's integrity check and hold as many rows as the original.
-fn verify_copy(src: &Connection, dest: &Path, key: Option<&Key>) -> Result<()> {
-    let conn = Connection::open(dest)?;
+/// A connection of its own on `path`, keyed when `key` is given.
+fn open_keyed(path: &Path, key: Option<&CipherKey>) -> Result<Connection> {
+    let conn = Connection::open(path)?;
     if let Some(k) = key {
         apply_key(&conn, k, false)?;
     }
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+fn utf8(p: &Path) -> Result<&str> {
+    p.to_str()
+        .ok_or_else(|| Error::validation("path", format!("{} is not valid UTF-8", p.display())))
+}
+
+/// Runs `sql` (a `sqlcipher_export`) and the copy of the schema version
+/// in one transaction, so the copy is one snapshot even while a writer
+/// goes on.
+fn export_in_snapshot(conn: &Connection, sql: &str, dest_schema: &str, version: i64) -> Result<()> {
+    conn.execute_batch("BEGIN")?;
+    let res = (|| -> Result<()> {
+        conn.query_row(sql, [], |_| Ok(()))?;
+        conn.pragma_update(Some(dest_schema), "user_version", version)?;
+        Ok(())
+    })();
+    match res {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Copies the encrypted store behind `src` into a new plaintext file
+/// `dest`. A plaintext database attaches with no cipher settings, so the
+/// source's own settings never matter.
+fn export_plaintext(src: &Connection, dest: &Path) -> Result<()> {
+    let version = schema::version(src)?;
+    src.execute("ATTACH DATABASE ?1 AS plain KEY ''", [utf8(dest)?])?;
+    let copied = export_in_snapshot(src, "SELECT sqlcipher_export('plain')", "plain", version);
+    let detached = src.execute_batch("DETACH DATABASE plain");
+    copied?;
+    detached?;
+    Ok(())
+}
+
+/// Copies the plaintext store at `src` into a new file `dest` encrypted
+/// with `key`. The new file is the main database of a connection keyed
+/// and configured exactly as the store will be, and the plaintext source
+/// is attached to it: SQLCipher applies per-connection cipher settings
+/// only to the main database.
+fn export_encrypted(src: &Path, version: i64, dest: &Path, key: &CipherKey) -> Result<()> {
+    let conn = open_keyed(dest, Some(key))?;
+    conn.execute("ATTACH DATABASE ?1 AS src KEY ''", [utf8(src)?])?;
+    let copied = export_in_snapshot(
+        &conn,
+        "SELECT sqlcipher_export('main', 'src')",
+        "main",
+        version,
+    );
+    let detached = conn.execute_batch("DETACH DATABASE src");
+    copied?;
+    detached?;
+    conn.close().map_err(|(_, e)| Error::from(e))?;
+    Ok(())
+}
+
+/// Copies the (checkpointed) encrypted store file to `dest` byte for byte
+/// and re-encrypts the copy under `new` with `PRAGMA rekey`, which keeps
+/// the cipher settings of its pages.
+fn rekey_copy(src: &Path, old: &CipherKey, dest: &Path, new: &CipherKey) -> Result<()> {
+    fs::copy(src, dest)?;
+    let conn = open_keyed(dest, Some(old))?;
+    // The copy is one file: no WAL beside it, before or after the rekey.
+    let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(Error::Database(format!(
+            "the copy is in journal mode {mode}"
+        )));
+    }
+    conn.execute_batch(crypto::rekey_pragma(&new.key).as_str())?;
+    conn.close().map_err(|(_, e)| Error::from(e))?;
+    Ok(())
+}
+
+/// Opens the copy on its own, as the store will be opened: it must pass
+/// SQLite's integrity check and hold as many rows as the original. Then
+/// syncs it.
+fn verify_copy(src: &Connection, dest: &Path, key: Option<&CipherKey>) -> Result<()> {
+    let conn = open_keyed(dest, key)?;
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| Error::Corrupt(format!("the new copy cannot be read: {e}")))?;
     if check != "ok" {
         return Err(Error::Corrupt(format!(
-            "the re-keyed copy failed its integrity check: {check}"
+            "the new copy failed its integrity check: {check}"
         )));
     }
     for table in ["documents", "versions", "audit_log", "metadata"] {
@@ -275,7 +312,7 @@ fn verify_copy(src: &Connection, dest: &Path, key: Option<&Key>) -> Result<()> {
         let b: i64 = conn.query_row(&sql, [], |r| r.get(0))?;
         if a != b {
             return Err(Error::Corrupt(format!(
-                "the re-keyed copy holds {b} rows of {table}, the store {a}"
+                "the new copy holds {b} rows of {table}, the store {a}"
             )));
         }
     }
@@ -283,22 +320,24 @@ fn verify_copy(src: &Connection, dest: &Path, key: Option<&Key>) -> Result<()> {
     let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("delete") {
         return Err(Error::Database(format!(
-            "the re-keyed copy is in journal mode {mode}"
+            "the new copy is in journal mode {mode}"
         )));
     }
     conn.close().map_err(|(_, e)| Error::from(e))?;
+    fs::File::open(dest)?.sync_all()?;
+    crypto::sync_dir(dest);
     Ok(())
 }
 
-/// Replaces the store at `db` by a copy keyed with `new` (`None`:
-/// plaintext), through the journal described in the module documentation.
+/// Replaces the store at `db` by a copy keyed with `new`, through the
+/// journal described in the module documentation.
 fn swap_key(
     db: &Path,
     current: Option<&KeySource>,
-    new: Option<&KeySource>,
+    new: &KeySource,
     kdf: &KdfParams,
 ) -> Result<()> {
-    if let Some(KeySource::Passphrase(p)) = new {
+    if let KeySource::Passphrase(p) = new {
         if p.is_empty() {
             return Err(Error::validation("new_passphrase", "must not be empty"));
         }
@@ -306,21 +345,24 @@ fn swap_key(
     kdf.validate()?;
     let _lock = StoreLock::acquire(db)?;
     recover(db)?;
-    let (conn, _old_key) = open_current(db, current)?;
+    let cur = open_current(db, current)?;
     // The copy must hold everything: fold the WAL into the file first.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    let (header, key) = match new {
-        Some(source) => {
-            check_sqlcipher()?;
-            let h = Header::new(source, kdf)?;
-            let k = h.derive(source, &crypto::header_path(db))?;
-            (Some(h), Some(k))
-        }
-        None => (None, None),
-    };
+    cur.conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    check_sqlcipher()?;
+    let mut header = Header::new(new, kdf)?;
+    if let Some((old_header, _)) = &cur.keyed {
+        header = header.with_hmac_of(old_header);
+    }
+    let key = header.derive(new, &crypto::header_path(db))?;
     remove_copy(db)?;
     let copy = copy_path(db);
-    if let Err(e) = export(&conn, &copy, key.as_ref()) {
+    let made = match &cur.keyed {
+        Some((_, old_key)) => rekey_copy(db, old_key, &copy, &key),
+        None => export_encrypted(db, schema::version(&cur.conn)?, &copy, &key),
+    }
+    .and_then(|()| verify_copy(&cur.conn, &copy, Some(&key)));
+    if let Err(e) = made {
         let _ = remove_copy(db);
         return Err(e);
     }
@@ -328,7 +370,7 @@ fn swap_key(
 
     let journal = Journal {
         magic: JOURNAL_MAGIC.into(),
-        header: header.clone(),
+        header: Some(header.clone()),
     };
     let text = serde_json::to_string_pretty(&journal)
         .map_err(|e| Error::Database(format!("cannot encode the key change journal: {e}")))?;
@@ -341,7 +383,7 @@ fn swap_key(
 
     // Closing the last connection removes the (checkpointed) WAL; a WAL
     // left with frames in it would be replayed onto the new file.
-    conn.close().map_err(|(_, e)| Error::from(e))?;
+    cur.conn.close().map_err(|(_, e)| Error::from(e))?;
     let wal = sibling(db, "-wal");
     if fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         recover(db)?;
@@ -356,7 +398,7 @@ fn swap_key(
     crypto::sync_dir(db);
     failpoint("keyswap-after-rename");
 
-    install_header(db, header.as_ref())?;
+    install_header(db, Some(&header))?;
     failpoint("keyswap-after-header");
     remove_if_exists(&jp)?;
     crypto::sync_dir(&jp);
@@ -393,7 +435,7 @@ pub fn rekey(
     new: &KeySource,
     kdf: &KdfParams,
 ) -> Result<()> {
-    swap_key(db.as_ref(), Some(current), Some(new), kdf)
+    swap_key(db.as_ref(), Some(current), new, kdf)
 }
 
 /// Encrypts the plaintext store at `db` under `key`. The store must not be
@@ -402,7 +444,7 @@ pub fn rekey(
 /// reachable through the file system, but the disk may still hold them
 /// until overwritten.
 pub fn encrypt(db: impl AsRef<Path>, key: &KeySource, kdf: &KdfParams) -> Result<()> {
-    swap_key(db.as_ref(), None, Some(key), kdf)
+    swap_key(db.as_ref(), None, key, kdf)
 }
 
 impl Store {
@@ -429,7 +471,8 @@ impl Store {
         let tmp = sibling(dest, ".partial");
         remove_if_exists(&tmp)?;
         let conn = self.open_connection()?;
-        if let Err(e) = export(&conn, &tmp, None) {
+        if let Err(e) = export_plaintext(&conn, &tmp).and_then(|()| verify_copy(&conn, &tmp, None))
+        {
             let _ = remove_if_exists(&tmp);
             return Err(e);
         }
@@ -622,11 +665,15 @@ mod tests {
         let db = dir.path().join("s.db");
         fill(&db, Some(pass("one")), 5);
         // Stage as a crash after the journal would leave it.
-        let (conn, _) = open_current(&db, Some(&pass("one"))).unwrap();
+        let cur = open_current(&db, Some(&pass("one"))).unwrap();
+        cur.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
         let h = Header::new(&pass("two"), &kdf()).unwrap();
         let k = h.derive(&pass("two"), &crypto::header_path(&db)).unwrap();
-        export(&conn, &copy_path(&db), Some(&k)).unwrap();
-        drop(conn);
+        let old = &cur.keyed.as_ref().unwrap().1;
+        rekey_copy(&db, old, &copy_path(&db), &k).unwrap();
+        drop(cur);
         let j = Journal {
             magic: JOURNAL_MAGIC.into(),
             header: Some(h),
@@ -645,13 +692,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("s.db");
         fill(&db, Some(pass("one")), 5);
-        let (conn, _) = open_current(&db, Some(&pass("one"))).unwrap();
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        let cur = open_current(&db, Some(&pass("one"))).unwrap();
+        cur.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .unwrap();
         let h = Header::new(&pass("two"), &kdf()).unwrap();
         let k = h.derive(&pass("two"), &crypto::header_path(&db)).unwrap();
-        export(&conn, &copy_path(&db), Some(&k)).unwrap();
-        drop(conn);
+        let old = &cur.keyed.as_ref().unwrap().1;
+        rekey_copy(&db, old, &copy_path(&db), &k).unwrap();
+        drop(cur);
         let j = Journal {
             magic: JOURNAL_MAGIC.into(),
             header: Some(h),
@@ -667,6 +716,51 @@ mod tests {
         // The old header is still in place: only recovery makes "two" work.
         assert_intact(&db, Some(pass("two")), 5);
         assert!(!journal_path(&db).exists());
+    }
+
+    #[test]
+    fn stores_with_sqlciphers_default_hmac_open_and_rekey() {
+        // A store whose header names no HMAC uses SQLCipher's default
+        // (HMAC-SHA512), as stores made before the header recorded it.
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.db");
+        fill(&plain, None, 6);
+        let db = dir.path().join("old.db");
+        let conn = Connection::open(&plain).unwrap();
+        let version = schema::version(&conn).unwrap();
+        conn.execute(
+            "ATTACH DATABASE ?1 AS enc KEY ?2",
+            [db.to_str().unwrap(), &format!("x'{}'", "5a".repeat(32))],
+        )
+        .unwrap();
+        conn.query_row("SELECT sqlcipher_export('enc')", [], |_| Ok(()))
+            .unwrap();
+        conn.pragma_update(Some("enc"), "user_version", version)
+            .unwrap();
+        conn.execute_batch("DETACH DATABASE enc").unwrap();
+        drop(conn);
+        fs::write(
+            crypto::header_path(&db),
+            r#"{"magic":"docvault-keyinfo","version":1,"kdf":"raw"}"#,
+        )
+        .unwrap();
+        let old = KeySource::RawKey([0x5a; 32]);
+        assert_intact(&db, Some(old.clone()), 6);
+        let new = KeySource::RawKey([0x5b; 32]);
+        rekey(&db, &old, &new, &kdf()).unwrap();
+        assert_intact(&db, Some(new), 6);
+        let h = fs::read_to_string(crypto::header_path(&db)).unwrap();
+        assert!(!h.contains("cipher_hmac"), "{h}");
+
+        // New stores record the HMAC they use; an unknown one is refused.
+        let fresh = dir.path().join("fresh.db");
+        fill(&fresh, Some(pass("p")), 1);
+        let hp = crypto::header_path(&fresh);
+        let h = fs::read_to_string(&hp).unwrap();
+        assert!(h.contains("HMAC_SHA256"), "{h}");
+        fs::write(&hp, h.replace("HMAC_SHA256", "HMAC_MD5")).unwrap();
+        let err = Store::open(&fresh, config(Some(pass("p")))).unwrap_err();
+        assert_eq!(err.kind(), "bad_key_header");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 
 use crate::cache::Cache;
-use crate::crypto::{self, KdfParams, Key, KeySource};
+use crate::crypto::{self, CipherKey, KdfParams, KeySource};
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
 use crate::metrics::Metrics;
@@ -141,7 +141,7 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     /// The raw key of an encrypted store, kept while it is open so that new
     /// connections can be keyed; wiped on drop.
-    key: Option<Arc<Key>>,
+    key: Option<Arc<CipherKey>>,
     /// The key header of an encrypted store, as read (or written) at open.
     header: Option<crypto::Header>,
     writer: RwLock<Option<Writer>>,
@@ -172,11 +172,11 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
 
 /// Hands `key` to SQLCipher as a raw key. Must be the first statement on
 /// a connection.
-pub(crate) fn apply_key(conn: &Connection, key: &Key, memory_security: bool) -> Result<()> {
+pub(crate) fn apply_key(conn: &Connection, key: &CipherKey, memory_security: bool) -> Result<()> {
     if memory_security {
         conn.execute_batch("PRAGMA cipher_memory_security = ON;")?;
     }
-    conn.execute_batch(crypto::key_pragma(key).as_str())?;
+    conn.execute_batch(crypto::key_statements(key).as_str())?;
     Ok(())
 }
 
@@ -202,7 +202,7 @@ pub(crate) fn check_sqlcipher() -> Result<()> {
 /// Checks the files on disk against the configured key, creating the key
 /// header of a new encrypted store, and returns the header and the raw key
 /// (derived once).
-fn prepare_key(path: &Path, config: &Config) -> Result<Option<(crypto::Header, Key)>> {
+fn prepare_key(path: &Path, config: &Config) -> Result<Option<(crypto::Header, CipherKey)>> {
     let header_path = crypto::header_path(path);
     let Some(source) = &config.encryption else {
         if !crypto::looks_plaintext(path)? && header_path.exists() {
@@ -454,7 +454,7 @@ impl Store {
                     format!("{} already exists", dest_header.display()),
                 ));
             }
-            h.write(&dest_header)?;
+            h.for_vacuum_copy().write(&dest_header)?;
         }
         let res = self.vacuum_into(dest_str);
         if res.is_err() && self.inner.header.is_some() {
