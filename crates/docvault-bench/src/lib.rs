@@ -90,8 +90,13 @@ pub struct Report {
     pub results: Vec<BenchResult>,
     /// Ratios against the baselines of this run.
     pub ratios: Vec<Ratio>,
-    /// Peak resident memory of the process, bytes.
+    /// Peak resident memory of the process over the plaintext workloads,
+    /// bytes.
     pub peak_rss_bytes: u64,
+    /// Peak resident memory over the encryption section alone, bytes
+    /// (`--mode compare`; each Argon2id derivation allocates its 64 MiB).
+    #[serde(default)]
+    pub peak_rss_encrypted_bytes: Option<u64>,
     /// Read cache capacity, bytes.
     pub cache_capacity_bytes: u64,
     /// Database plus WAL, bytes.
@@ -142,6 +147,11 @@ impl Progress for NoProgress {
     fn start(&mut self, _: &str, _: u64) {}
     fn advance(&mut self, _: u64) {}
     fn finish(&mut self) {}
+}
+
+/// Starts a new peak for [`peak_rss_bytes`] (Linux; nothing elsewhere).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident set size of this process, bytes (Linux; 0 elsewhere).
@@ -201,6 +211,12 @@ impl Report {
         if let Some(ms) = self.open_encrypted_ms {
             out.push_str(&format!(
                 "open of the encrypted copy with its passphrase (Argon2id included) {ms:.1} ms\n"
+            ));
+        }
+        if let Some(b) = self.peak_rss_encrypted_bytes {
+            out.push_str(&format!(
+                "peak RSS of the encryption section {:.1} MiB (Argon2id takes 64 MiB per derivation)\n",
+                b as f64 / 1048576.0
             ));
         }
         out.push_str(&self.verdict);
