@@ -157,6 +157,8 @@ impl Store {
     /// is current, valid enum values, an intact audit chain, and a search
     /// index that matches the documents.
     pub fn check(&self) -> Result<CheckReport> {
+        // Documents waiting to be indexed are not a problem: index them.
+        self.inner.index_pending()?;
         let conn = self.reader()?;
         // First: it also refreshes the connection's cached FTS5 structure,
         // which PRAGMA integrity_check would otherwise read stale.

@@ -157,6 +157,12 @@ pub(crate) struct Inner {
     pub(crate) flush_lock: Mutex<()>,
     /// Bumped when an access flush begins and when it ends (see `access`).
     pub(crate) flush_seq: AtomicU64,
+    /// Writes completed through [`Store::write`]; starts at 1, so that a
+    /// store opened with documents left pending (by a crash) indexes them.
+    pub(crate) search_written: AtomicU64,
+    /// The `search_written` every write up to which is indexed for search
+    /// (see `search::schema`).
+    pub(crate) search_indexed: AtomicU64,
     lock: Mutex<Option<StoreLock>>,
     flusher: Mutex<Option<JoinHandle<()>>>,
     wake: Arc<(Mutex<bool>, Condvar)>,
@@ -365,17 +371,19 @@ impl Store {
             closed: AtomicBool::new(false),
             flush_lock: Mutex::new(()),
             flush_seq: AtomicU64::new(0),
+            search_written: AtomicU64::new(1),
+            search_indexed: AtomicU64::new(0),
             lock: Mutex::new(Some(lock)),
             flusher: Mutex::new(None),
             wake: Arc::new((Mutex::new(false), Condvar::new())),
             config,
         });
-        if inner.config.access_tracking {
+        {
             let weak = Arc::downgrade(&inner);
             let wake = Arc::clone(&inner.wake);
             let interval = inner.config.access_flush_interval;
             let handle = std::thread::Builder::new()
-                .name("docvault-access-flush".into())
+                .name("docvault-flush".into())
                 .spawn(move || flush_loop(weak, wake, interval))?;
             *inner.flusher.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         }
@@ -477,9 +485,11 @@ impl Store {
         Ok(())
     }
 
-    /// Writes pending access counts now.
+    /// Writes pending access counts and indexes the documents waiting to
+    /// be indexed for search, now.
     pub fn flush(&self) -> Result<()> {
-        self.inner.flush_access()
+        let access = self.inner.flush_access();
+        self.inner.index_pending().and(access)
     }
 
     /// Runs `f` in the writer's next group transaction, inside its own
@@ -493,6 +503,9 @@ impl Store {
         let guard = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
         let writer = guard.as_ref().ok_or(Error::Closed)?;
         let out = writer.submit(f);
+        // Before the caller hears back: a search it starts next must see
+        // that this write may have left documents to index.
+        self.inner.search_written.fetch_add(1, Ordering::SeqCst);
         if out.is_ok() {
             self.inner.operations.fetch_add(1, Ordering::Relaxed);
         }
@@ -559,8 +572,27 @@ impl Inner {
         res
     }
 
+    /// Indexes for search every document left pending by the writes that
+    /// completed before this call, unless a finished flush already did.
+    pub(crate) fn index_pending(&self) -> Result<()> {
+        let target = self.search_written.load(Ordering::SeqCst);
+        if self.search_indexed.load(Ordering::SeqCst) >= target {
+            return Ok(());
+        }
+        let guard = self.writer.read().unwrap_or_else(|e| e.into_inner());
+        let writer = guard.as_ref().ok_or(Error::Closed)?;
+        writer.submit(|conn| {
+            conn.execute_batch(crate::search::schema::FLUSH_PENDING)?;
+            Ok(())
+        })?;
+        self.search_indexed.fetch_max(target, Ordering::SeqCst);
+        Ok(())
+    }
+
     fn shutdown(&self) -> Result<()> {
-        let flushed = self.flush_access();
+        // The file at rest has nothing waiting to be indexed.
+        let indexed = self.index_pending();
+        let flushed = self.flush_access().and(indexed);
         self.readers.clear();
         let writer = self
             .writer
@@ -590,7 +622,8 @@ impl Drop for Inner {
     }
 }
 
-/// Flushes access counts every `interval` until told to stop. It holds the
+/// Flushes access counts and indexes pending documents every `interval`
+/// until told to stop. It holds the
 /// store only while flushing, so dropping the last `Store` is never delayed.
 fn flush_loop(weak: Weak<Inner>, wake: Arc<(Mutex<bool>, Condvar)>, interval: Duration) {
     let (m, cv) = &*wake;
@@ -612,7 +645,11 @@ fn flush_loop(weak: Weak<Inner>, wake: Arc<(Mutex<bool>, Condvar)>, interval: Du
         }
         drop(stop);
         let Some(inner) = weak.upgrade() else { return };
-        // A failed flush keeps its counts for the next round.
-        let _ = inner.flush_access();
+        // A failed flush keeps its counts (and its pending documents) for
+        // the next round.
+        if inner.config.access_tracking {
+            let _ = inner.flush_access();
+        }
+        let _ = inner.index_pending();
     }
 }

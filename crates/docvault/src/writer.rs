@@ -178,9 +178,9 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<(Completion, Result<()>)
     }
 }
 
-/// Indexes what the group left pending for search, then commits.
+/// Indexes what is pending for search if it has piled up, then commits.
 fn commit_or_rollback(exec: &dyn Fn(&str) -> rusqlite::Result<()>) -> Result<()> {
-    exec(crate::search::schema::FLUSH_PENDING)
+    exec(crate::search::schema::FLUSH_PENDING_IF_MANY)
         .and_then(|()| exec("COMMIT"))
         .map_err(|e| {
             let _ = exec("ROLLBACK");

@@ -916,11 +916,12 @@ fn metadata_changes_while_deleted_show_after_undelete() {
 }
 
 #[test]
-fn a_direct_sql_change_is_indexed_by_the_next_store_write() {
+fn a_direct_sql_change_is_indexed_after_the_next_store_write() {
     let (dir, s) = common::store();
     let id = one_doc(&s);
-    // Outside the store no commit of the store's writer flushes the change:
-    // the document waits, out of the index, and check says so.
+    s.flush().unwrap();
+    // Outside the store nothing tells the store to index the change: the
+    // document waits, out of the index, and check says so.
     let raw = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
     raw.execute(
         "UPDATE documents SET title = 'Sideways edit' WHERE id = ?1",
@@ -1045,6 +1046,7 @@ fn check_reports_a_damaged_index_and_reindex_repairs_it() {
     let (dir, s) = common::store();
     one_doc(&s);
     s.create(NewDocument::new("中文", "中文内容")).unwrap();
+    s.flush().unwrap();
     let raw = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
     raw.execute_batch("INSERT INTO search_fts(search_fts) VALUES ('delete-all');")
         .unwrap();
@@ -1065,6 +1067,7 @@ fn check_reports_a_damaged_index_and_reindex_repairs_it() {
 fn check_reports_stale_metadata_text_and_missing_entries() {
     let (dir, s) = common::store();
     let id = one_doc(&s);
+    s.flush().unwrap();
     let raw = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
     raw.execute_batch(
         "DROP TRIGGER search_metadata_update;

@@ -417,6 +417,8 @@ impl Store {
     fn search_inner(&self, q: &SearchQuery) -> Result<SearchResults> {
         validate(q)?;
         let compiled = query::compile(&q.text)?;
+        // Every write that returned before this search is in the index.
+        self.inner.index_pending()?;
         let conn = self.reader()?;
         let state = rank::ensure(&conn)?;
         let tx = conn.unchecked_transaction()?;
@@ -729,6 +731,102 @@ pub(crate) fn check_index(store: &Store, conn: &Connection) -> Result<Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Config, NewDocument};
+
+    fn pending(store: &Store) -> i64 {
+        let conn = store.reader().unwrap();
+        conn.query_row("SELECT count(*) FROM search_text WHERE pending", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_batch_threshold_in_sql_is_index_batch() {
+        let limit = format!("LIMIT {})) >= {}", schema::INDEX_BATCH, schema::INDEX_BATCH);
+        assert!(schema::FLUSH_PENDING_IF_MANY.contains(&limit));
+    }
+
+    #[test]
+    fn writes_are_indexed_in_batches_and_every_search_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path().join("s.db"),
+            Config {
+                // Keep the background round out of the way.
+                access_flush_interval: std::time::Duration::from_secs(3600),
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let d = store
+            .create(NewDocument::new("Quokka", "marsupial notes"))
+            .unwrap();
+        // Left pending by the write ...
+        assert_eq!(pending(&store), 1);
+        // ... but a search that starts after it returned finds it.
+        assert_eq!(store.search(&SearchQuery::new("quokka")).unwrap().total, 1);
+        assert_eq!(pending(&store), 0);
+        // An update takes the old text out at once; the new text is found.
+        store
+            .update(
+                d.id,
+                crate::DocumentPatch {
+                    title: Some("Wombat".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(store.search(&SearchQuery::new("quokka")).unwrap().total, 0);
+        assert_eq!(store.search(&SearchQuery::new("wombat")).unwrap().total, 1);
+        // Piled-up writes are indexed by the commit that reaches the batch.
+        for i in 0..schema::INDEX_BATCH - 1 {
+            store
+                .create(NewDocument::new(format!("Doc {i}"), "echidna"))
+                .unwrap();
+        }
+        assert_eq!(pending(&store), schema::INDEX_BATCH - 1);
+        store.create(NewDocument::new("Last", "echidna")).unwrap();
+        assert_eq!(pending(&store), 0);
+        // Deletes leave the index at once.
+        store.delete(d.id, None).unwrap();
+        assert_eq!(store.search(&SearchQuery::new("wombat")).unwrap().total, 0);
+        assert!(store.check().unwrap().ok);
+    }
+
+    #[test]
+    fn documents_left_pending_at_a_crash_are_indexed_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        let store = Store::open(&db, Config::default()).unwrap();
+        store.create(NewDocument::new("Platypus", "x")).unwrap();
+        // A crash: the store is never closed, and the pending mark stays.
+        std::mem::forget(store);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM search_text WHERE pending", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(conn);
+        std::fs::remove_file(crate::lock::lock_path(&db)).ok();
+        // The leaked store still holds the lock in this process; a second
+        // process would get in. Simulate that by opening under another
+        // name: a copy of the files.
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&db, &copy).unwrap();
+        let wal = dir.path().join("s.db-wal");
+        if wal.exists() {
+            std::fs::copy(&wal, dir.path().join("copy.db-wal")).unwrap();
+        }
+        let store = Store::open(&copy, Config::default()).unwrap();
+        assert_eq!(
+            store.search(&SearchQuery::new("platypus")).unwrap().total,
+            1
+        );
+        store.close().unwrap();
+    }
 
     #[test]
     fn cjk_sql_matches_the_ranges() {
