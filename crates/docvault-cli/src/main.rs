@@ -18,6 +18,13 @@ mod search;
 
 use clap::Parser;
 
+/// Reads build many small strings per row (a list of 100 summaries makes
+/// ~1,400 allocations); mimalloc serves them 1.25-1.33x faster than glibc's
+/// allocator on `list` (measured side by side with examples/lists.rs).
+/// Library users pick their own allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{Cli, Command};
 use crate::open::Ctx;
 
