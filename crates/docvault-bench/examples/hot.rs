@@ -50,4 +50,9 @@ fn main() {
         "{threads} threads, cache {cache}: {:.0} ops/s",
         total as f64 / t.elapsed().as_secs_f64()
     );
+    let m = store.metrics();
+    println!(
+        "reader waits {}, overflow connections {}",
+        m.reader_waits, m.reader_overflows
+    );
 }

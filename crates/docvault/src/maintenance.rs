@@ -126,6 +126,8 @@ impl Store {
             restore: m.restore.snapshot(None),
             cache,
             idle_readers: self.inner.readers.idle(),
+            reader_waits: self.inner.readers.waits.load(Relaxed),
+            reader_overflows: self.inner.readers.overflows.load(Relaxed),
             commits: self.inner.writer_counters.commits.load(Relaxed),
             write_jobs: self.inner.writer_counters.jobs.load(Relaxed),
             pending_access_updates: self.pending_access_updates(),

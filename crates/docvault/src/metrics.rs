@@ -209,6 +209,11 @@ pub struct MetricsSnapshot {
     pub cache: crate::cache::CacheStats,
     /// Reader connections open and idle.
     pub idle_readers: usize,
+    /// Reads that found every pooled reader busy and waited for one.
+    pub reader_waits: u64,
+    /// Temporary extra reader connections opened because a wait outlasted
+    /// 50 ms (each costs a connection open and its own page cache).
+    pub reader_overflows: u64,
     /// Group commits performed by the writer.
     pub commits: u64,
     /// Writes (jobs) those commits carried.

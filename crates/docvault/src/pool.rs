@@ -29,6 +29,10 @@ struct State {
 
 pub(crate) struct Pool {
     path: PathBuf,
+    /// Borrows that found every pooled connection busy and waited.
+    pub(crate) waits: std::sync::atomic::AtomicU64,
+    /// Temporary extra connections opened after a wait ran out.
+    pub(crate) overflows: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
     returned: Condvar,
     capacity: usize,
@@ -49,6 +53,8 @@ impl Pool {
     pub(crate) fn new(path: PathBuf, capacity: usize, configure: Configure) -> Self {
         Pool {
             path,
+            waits: Default::default(),
+            overflows: Default::default(),
             state: Mutex::new(State {
                 idle: Vec::new(),
                 open: 0,
@@ -72,6 +78,7 @@ impl Pool {
     pub(crate) fn get(&self) -> Result<PooledConn<'_>> {
         let mut st = self.lock();
         let deadline = std::time::Instant::now() + OVERFLOW_AFTER;
+        let mut waited = false;
         loop {
             if let Some(c) = st.idle.pop() {
                 return Ok(self.wrap(c, false));
@@ -88,9 +95,16 @@ impl Pool {
                     }
                 };
             }
+            if !waited {
+                waited = true;
+                self.waits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let now = std::time::Instant::now();
             if now >= deadline {
                 drop(st);
+                self.overflows
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(self.wrap(self.connect()?, true));
             }
             st = self
