@@ -129,38 +129,51 @@ pub(crate) fn run(
         },
     )?;
 
+    // The plaintext side of every ratio: a copy rebuilt the way the
+    // encrypted copy was (VACUUM INTO and sqlcipher_export both write the
+    // tables afresh), measured interleaved with it.
+    let twin = dir.path().join("plaintext.db");
+    rusqlite::Connection::open(plain)
+        .and_then(|c| c.execute("VACUUM INTO ?1", [twin.to_string_lossy()]))
+        .map_err(|e| e.to_string())?;
+    let uncached = |encryption| Config {
+        encryption,
+        cache_capacity_bytes: 0,
+        ..Config::default()
+    };
     let t = Instant::now();
-    let store = Store::open(
-        &enc,
-        Config {
-            encryption: Some(pass),
-            cache_capacity_bytes: 0,
-            ..Config::default()
-        },
-    )
-    .map_err(err)?;
+    let store = Store::open(&enc, uncached(Some(pass))).map_err(err)?;
     let open_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let s = &store;
+    let plain_store = Store::open(&twin, uncached(None)).map_err(err)?;
+    let (s, p) = (&store, &plain_store);
+    let twin_path = twin.as_path();
     {
-        // Every page read once, as for the plaintext baselines.
+        // Every page of both files read once: neither side warms the OS
+        // cache for the other.
         let mut warm = raw_connection(enc_path, Some(key_sql))?;
+        let mut warm_plain = raw_connection(twin_path, None)?;
         for id in 1..=num_docs as i64 {
             raw_get(&mut warm, id)?;
+            raw_get(&mut warm_plain, id)?;
         }
     }
     for &t in &ctx.opts.threads.clone() {
-        ctx.measure(
-            "get_uncached_encrypted",
+        ctx.measure_pair(
+            ("get_uncached_encrypted", "get_uncached_plaintext_copy"),
             t,
             4,
             |_| (),
             |_, rng| s.get(1 + rng.below(num_docs) as i64).map(drop).map_err(err),
+            |_| (),
+            |_, rng| p.get(1 + rng.below(num_docs) as i64).map(drop).map_err(err),
         )?;
-        ctx.measure(
-            "get_raw_sqlite_encrypted",
+        ctx.measure_pair(
+            ("get_raw_sqlite_encrypted", "get_raw_sqlite_plaintext_copy"),
             t,
             4,
             |_| raw_connection(enc_path, Some(key_sql)).expect("keyed baseline connection"),
+            |conn, rng| raw_get(conn, 1 + rng.below(num_docs) as i64),
+            |_| raw_connection(twin_path, None).expect("baseline connection"),
             |conn, rng| raw_get(conn, 1 + rng.below(num_docs) as i64),
         )?;
     }
@@ -168,25 +181,31 @@ pub(crate) fn run(
         limit: 10,
         ..docvault::SearchQuery::new(crate::corpus::MID_TERM)
     };
-    ctx.measure(
-        "search_mid_encrypted",
+    ctx.measure_pair(
+        ("search_mid_encrypted", "search_mid_plaintext_copy"),
         1,
         1,
         |_| (),
         |_, _| s.search(&q).map(drop).map_err(err),
+        |_| (),
+        |_, _| p.search(&q).map(drop).map_err(err),
     )?;
     let next = AtomicU64::new(num_docs + 5_000_000);
-    ctx.measure(
-        "create_encrypted",
+    let create = |st: &Store| {
+        st.create(corpus.document(next.fetch_add(1, Ordering::Relaxed)))
+            .map(drop)
+            .map_err(err)
+    };
+    ctx.measure_pair(
+        ("create_encrypted", "create_plaintext_copy"),
         1,
         1,
         |_| (),
-        |_, _| {
-            s.create(corpus.document(next.fetch_add(1, Ordering::Relaxed)))
-                .map(drop)
-                .map_err(err)
-        },
+        |_, _| create(s),
+        |_| (),
+        |_, _| create(p),
     )?;
+    plain_store.close().map_err(err)?;
     store.close().map_err(err)?;
     Ok(EncryptionFigures { open_ms })
 }

@@ -1,0 +1,26 @@
+//! Profiling aid: `create_many` in batches of 1,000 into a new store.
+//! `imports N` (default 30,000 documents).
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(30_000);
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        docvault::Store::open(dir.path().join("i.db"), docvault::Config::default()).unwrap();
+    let c = docvault_bench::corpus::Corpus::new();
+    let t = std::time::Instant::now();
+    let mut i = 0;
+    while i < n {
+        let end = (i + 1000).min(n);
+        store
+            .create_many((i..end).map(|k| c.document(k)).collect())
+            .unwrap();
+        i = end;
+    }
+    println!(
+        "{n} documents, {:.0} per s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+    store.close().unwrap();
+}
