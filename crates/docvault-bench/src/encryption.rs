@@ -11,7 +11,6 @@ use docvault::{Config, KdfParams, KeySource, Store};
 
 use crate::corpus::Corpus;
 use crate::workloads::{err, raw_get, Ctx};
-use crate::BenchResult;
 
 /// The bench store's passphrase: the figures are about cost, not secrecy.
 const PASSPHRASE: &str = "docvault bench passphrase";
@@ -83,18 +82,10 @@ pub(crate) fn run(
     let pass = KeySource::Passphrase(PASSPHRASE.into());
 
     ctx.progress.workload("encrypt", 1);
+    ctx.take_peak();
     let t = Instant::now();
     docvault::encrypt(&enc, &pass, &KdfParams::default()).map_err(err)?;
-    let took = t.elapsed().as_secs_f64();
-    ctx.results.push(BenchResult {
-        name: "encrypt_store".into(),
-        threads: 1,
-        ops_per_sec: num_docs as f64 / took,
-        p50_us: 0.0,
-        p95_us: 0.0,
-        p99_us: 0.0,
-        ops: num_docs,
-    });
+    ctx.record_phase("encrypt_store", num_docs, t.elapsed());
 
     // One connection each, opened and asked for the schema: what the pool
     // pays per connection, with and without the raw key and its checks.

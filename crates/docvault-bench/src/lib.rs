@@ -79,6 +79,9 @@ pub struct BenchResult {
     pub p99_us: f64,
     /// Operations performed.
     pub ops: u64,
+    /// Peak resident memory of the process while this workload ran, MiB.
+    #[serde(default)]
+    pub peak_rss_mib: f64,
 }
 
 /// The whole report, as written by `--json FILE`.
@@ -171,18 +174,19 @@ impl Report {
     /// The report as an aligned text table.
     pub fn to_table(&self) -> String {
         let mut out = format!(
-            "{:<28} {:>7} {:>14} {:>10} {:>10} {:>10}\n",
-            "workload", "threads", "ops/s", "p50 µs", "p95 µs", "p99 µs"
+            "{:<28} {:>7} {:>14} {:>10} {:>10} {:>10} {:>9}\n",
+            "workload", "threads", "ops/s", "p50 µs", "p95 µs", "p99 µs", "peak MiB"
         );
         for r in &self.results {
             out.push_str(&format!(
-                "{:<28} {:>7} {:>14} {:>10.1} {:>10.1} {:>10.1}\n",
+                "{:<28} {:>7} {:>14} {:>10.1} {:>10.1} {:>10.1} {:>9.0}\n",
                 r.name,
                 r.threads,
                 group_thousands(r.ops_per_sec),
                 r.p50_us,
                 r.p95_us,
-                r.p99_us
+                r.p99_us,
+                r.peak_rss_mib
             ));
         }
         out.push('\n');

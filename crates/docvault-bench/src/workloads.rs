@@ -21,10 +21,22 @@ pub(crate) struct Ctx<'a> {
     pub(crate) opts: &'a Options,
     pub(crate) results: Vec<BenchResult>,
     pub(crate) progress: &'a mut dyn Progress,
+    /// Highest resident memory seen so far in this section, bytes.
+    pub(crate) peak_rss: u64,
 }
 
 impl Ctx<'_> {
-    fn record(&mut self, name: &str, threads: usize, m: Measurement) -> Measurement {
+    /// The peak resident memory since the last call, in MiB, folded into
+    /// the section's peak; then starts a new peak. Called around each
+    /// workload, so every result says what it needed.
+    pub(crate) fn take_peak(&mut self) -> f64 {
+        let p = crate::peak_rss_bytes();
+        self.peak_rss = self.peak_rss.max(p);
+        crate::reset_peak_rss();
+        p as f64 / 1048576.0
+    }
+
+    fn record(&mut self, name: &str, threads: usize, m: Measurement, peak_mib: f64) -> Measurement {
         self.results.push(BenchResult {
             name: name.to_string(),
             threads,
@@ -33,8 +45,23 @@ impl Ctx<'_> {
             p95_us: m.p95_us,
             p99_us: m.p99_us,
             ops: m.ops,
+            peak_rss_mib: peak_mib,
         });
         m
+    }
+
+    /// Records a one-off timed phase (import, encrypting a store) that
+    /// began at the last [`Ctx::take_peak`].
+    pub(crate) fn record_phase(&mut self, name: &str, ops: u64, took: Duration) {
+        let peak = self.take_peak();
+        let m = Measurement {
+            ops,
+            ops_per_sec: ops as f64 / took.as_secs_f64().max(1e-9),
+            p50_us: 0.0,
+            p95_us: 0.0,
+            p99_us: 0.0,
+        };
+        self.record(name, 1, m, peak);
     }
 
     fn find(&self, name: &str, threads: usize) -> Option<f64> {
@@ -57,9 +84,11 @@ impl Ctx<'_> {
         F: Fn(&mut S, &mut Rng) -> Result<(), String> + Sync,
     {
         self.progress.workload(name, threads);
+        self.take_peak();
         let m = runner::run(threads, self.opts.duration, sample_every, make, op)
             .map_err(|e| format!("{name}: {e}"))?;
-        Ok(self.record(name, threads, m))
+        let peak = self.take_peak();
+        Ok(self.record(name, threads, m, peak))
     }
 }
 
@@ -85,6 +114,7 @@ impl Ctx<'_> {
     {
         self.progress
             .workload(&format!("{} and {}", names.0, names.1), threads);
+        self.take_peak();
         let (a, b) = runner::run_pair(
             threads,
             self.opts.duration,
@@ -95,8 +125,9 @@ impl Ctx<'_> {
             op_b,
         )
         .map_err(|e| format!("{} / {}: {e}", names.0, names.1))?;
-        self.record(names.0, threads, a);
-        self.record(names.1, threads, b);
+        let peak = self.take_peak();
+        self.record(names.0, threads, a, peak);
+        self.record(names.1, threads, b, peak);
         Ok(())
     }
 }
@@ -144,21 +175,16 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         opts,
         results: Vec::new(),
         progress,
+        peak_rss: 0,
     };
+    ctx.take_peak();
     let (store, _) = open(&path, Config::default())?;
     let existing = store.stats().map_err(err)?.documents as usize;
     if existing == 0 {
         let n = opts.num_docs.max(1);
+        ctx.take_peak();
         let took = populate(&store, &corpus, n, ctx.progress)?;
-        ctx.results.push(BenchResult {
-            name: "import".into(),
-            threads: 1,
-            ops_per_sec: n as f64 / took.as_secs_f64(),
-            p50_us: 0.0,
-            p95_us: 0.0,
-            p99_us: 0.0,
-            ops: n as u64,
-        });
+        ctx.record_phase("import", n as u64, took);
     }
     store.optimize().map_err(err)?;
     let st = store.stats().map_err(err)?;
@@ -391,13 +417,13 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     }
 
     // ---- Encryption at rest --------------------------------------------
-    let peak_rss = crate::peak_rss_bytes();
     let (open_encrypted_ms, peak_rss_encrypted) = if opts.mode == Mode::Compare {
         // Argon2id's memory is not the store's: measure this section apart.
-        crate::reset_peak_rss();
+        ctx.take_peak();
+        let plaintext_peak = std::mem::take(&mut ctx.peak_rss);
         let ms = crate::encryption::run(&mut ctx, &path, &corpus, all)?.open_ms;
-        let peak = crate::peak_rss_bytes();
-        crate::reset_peak_rss();
+        ctx.take_peak();
+        let peak = std::mem::replace(&mut ctx.peak_rss, plaintext_peak);
         (Some(ms), Some(peak))
     } else {
         (None, None)
@@ -587,7 +613,10 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         num_docs,
         results,
         ratios,
-        peak_rss_bytes: peak_rss.max(crate::peak_rss_bytes()),
+        peak_rss_bytes: {
+            ctx.take_peak();
+            ctx.peak_rss
+        },
         peak_rss_encrypted_bytes: peak_rss_encrypted,
         cache_capacity_bytes: cache_capacity,
         disk_bytes,
