@@ -63,8 +63,7 @@ pub fn init(ctx: &Ctx, a: InitArgs) -> Result<Outcome> {
             s.is_encrypted(),
         ))
     })?;
-    let path = std::path::absolute(&path).unwrap_or(path);
-    let shown = path.to_string_lossy();
+    let shown = output::shown_path(&path);
     let how = if encrypted { ", encrypted" } else { "" };
     Ok(Outcome::new(
         json!({"path": shown, "schema_version": schema, "encrypted": encrypted}),

@@ -6,14 +6,7 @@ use serde_json::json;
 
 use crate::cli::{DecryptArgs, RekeyArgs};
 use crate::open::{self, Ctx};
-use crate::output::Outcome;
-
-fn shown(p: &std::path::Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .to_string_lossy()
-        .into_owned()
-}
+use crate::output::{shown_path as shown, Outcome};
 
 pub fn rekey(ctx: &Ctx, a: RekeyArgs) -> Result<Outcome> {
     let path = ctx.db_path()?;

@@ -39,6 +39,15 @@ impl Outcome {
     }
 }
 
+/// A path as commands report it: absolute, so scripts can use it from any
+/// directory.
+pub fn shown_path(p: &std::path::Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Serializes output. The library's types always serialize; should one ever
 /// not, the user gets an error instead of a panic.
 pub fn to_json<T: Serialize>(v: &T) -> Result<Value, Error> {

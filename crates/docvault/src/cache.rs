@@ -116,7 +116,6 @@ pub(crate) struct Cache {
     generation: AtomicU64,
 }
 
-/// Approximate heap bytes of a cached record.
 /// What one allocation costs beyond its bytes: glibc's header and
 /// rounding, on average.
 const PER_ALLOCATION: usize = 16;

@@ -11,10 +11,9 @@
 //! 1. The whole store is copied, re-encrypted under the new key, to
 //!    `<db>.keyswap-db`, verified and synced. The old store is untouched.
 //! 2. The journal `<db>.keyswap` is written atomically. It holds the new
-//!    key header (no secret), or `null` for a plaintext result.
+//!    key header (no secret).
 //! 3. The copy is renamed over the database (atomic).
-//! 4. The journal's header is installed as `<db>.keyinfo` (atomic), or the
-//!    header is removed for a plaintext result.
+//! 4. The journal's header is installed as `<db>.keyinfo` (atomic).
 //! 5. The journal is removed.
 //!
 //! Every open (and every key change) first finishes or undoes an
@@ -35,7 +34,7 @@ use crate::crypto::{self, CipherKey, Header, KdfParams, KeySource};
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
 use crate::schema;
-use crate::store::{apply_key, check_sqlcipher, Store};
+use crate::store::{apply_key, check_sqlcipher, existing_key, first_read, Store};
 
 /// `<db><suffix>`.
 fn sibling(db: &Path, suffix: &str) -> PathBuf {
@@ -53,12 +52,12 @@ fn copy_path(db: &Path) -> PathBuf {
 }
 
 /// What the journal records: the header the store has once the change is
-/// complete (`None`: plaintext, no header).
+/// complete.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Journal {
     magic: String,
-    header: Option<Header>,
+    header: Header,
 }
 
 const JOURNAL_MAGIC: &str = "docvault-keyswap";
@@ -86,19 +85,6 @@ fn remove_copy(db: &Path) -> Result<()> {
         remove_if_exists(&sibling(&copy, suffix))?;
     }
     remove_if_exists(&copy)
-}
-
-/// Installs the header a completed change leaves behind.
-fn install_header(db: &Path, header: Option<&Header>) -> Result<()> {
-    let hp = crypto::header_path(db);
-    match header {
-        Some(h) => h.write(&hp)?,
-        None => {
-            remove_if_exists(&hp)?;
-            crypto::sync_dir(&hp);
-        }
-    }
-    Ok(())
 }
 
 /// Finishes or undoes a key change interrupted by a crash (see the module
@@ -132,7 +118,7 @@ pub(crate) fn recover(db: &Path) -> Result<()> {
         crypto::sync_dir(&jp);
         remove_copy(db)?;
     } else {
-        install_header(db, journal.header.as_ref())?;
+        journal.header.write(&crypto::header_path(db))?;
         remove_if_exists(&jp)?;
         crypto::sync_dir(&jp);
     }
@@ -155,48 +141,9 @@ fn open_current(db: &Path, current: Option<&KeySource>) -> Result<Current> {
             id: db.display().to_string(),
         });
     }
-    let hp = crypto::header_path(db);
-    let keyed = match current {
-        None => {
-            if !crypto::looks_plaintext(db)? {
-                return Err(Error::StoreEncrypted {
-                    path: db.to_path_buf(),
-                });
-            }
-            None
-        }
-        Some(source) => {
-            check_sqlcipher()?;
-            if crypto::looks_plaintext(db)? {
-                return Err(Error::NotEncrypted {
-                    path: db.to_path_buf(),
-                });
-            }
-            let header = match Header::read(&hp)? {
-                Some(h) => h,
-                None if matches!(source, KeySource::Passphrase(_)) => {
-                    return Err(Error::BadKeyHeader {
-                        path: hp,
-                        reason: "the file is missing; it holds the salt a passphrase needs".into(),
-                    })
-                }
-                None => Header::new(source, &KdfParams::default())?,
-            };
-            let key = header.derive(source, &hp)?;
-            Some((header, key))
-        }
-    };
+    let keyed = existing_key(db, current, &KdfParams::default())?;
     let conn = open_keyed(db, keyed.as_ref().map(|(_, k)| k))?;
-    let version = match schema::version(&conn) {
-        Ok(v) => v,
-        Err(Error::Corrupt(m)) if keyed.is_some() => {
-            return Err(Error::WrongKey(format!(
-                "{} cannot be decrypted with it ({m})",
-                db.display()
-            )))
-        }
-        Err(e) => return Err(e),
-    };
+    let version = first_read(&conn, db, keyed.is_some())?;
     if version > schema::LATEST {
         return Err(Error::SchemaTooNew {
             found: version,
@@ -370,7 +317,7 @@ fn swap_key(
 
     let journal = Journal {
         magic: JOURNAL_MAGIC.into(),
-        header: Some(header.clone()),
+        header: header.clone(),
     };
     let text = serde_json::to_string_pretty(&journal)
         .map_err(|e| Error::Database(format!("cannot encode the key change journal: {e}")))?;
@@ -398,7 +345,7 @@ fn swap_key(
     crypto::sync_dir(db);
     failpoint("keyswap-after-rename");
 
-    install_header(db, Some(&header))?;
+    header.write(&crypto::header_path(db))?;
     failpoint("keyswap-after-header");
     remove_if_exists(&jp)?;
     crypto::sync_dir(&jp);
@@ -659,30 +606,36 @@ mod tests {
         assert_eq!(err.kind(), "not_found");
     }
 
-    #[test]
-    fn recovery_undoes_a_change_that_did_not_reach_the_rename() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("s.db");
-        fill(&db, Some(pass("one")), 5);
-        // Stage as a crash after the journal would leave it.
-        let cur = open_current(&db, Some(&pass("one"))).unwrap();
+    /// Leaves the files as a crash right after the journal was written
+    /// would: the store keyed with "one", its copy under "two" beside it,
+    /// and the journal naming "two"'s header.
+    fn stage_until_journal(db: &Path) {
+        fill(db, Some(pass("one")), 5);
+        let cur = open_current(db, Some(&pass("one"))).unwrap();
         cur.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .unwrap();
         let h = Header::new(&pass("two"), &kdf()).unwrap();
-        let k = h.derive(&pass("two"), &crypto::header_path(&db)).unwrap();
+        let k = h.derive(&pass("two"), &crypto::header_path(db)).unwrap();
         let old = &cur.keyed.as_ref().unwrap().1;
-        rekey_copy(&db, old, &copy_path(&db), &k).unwrap();
+        rekey_copy(db, old, &copy_path(db), &k).unwrap();
         drop(cur);
         let j = Journal {
             magic: JOURNAL_MAGIC.into(),
-            header: Some(h),
+            header: h,
         };
         crypto::write_atomically(
-            &journal_path(&db),
+            &journal_path(db),
             serde_json::to_string(&j).unwrap().as_bytes(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn recovery_undoes_a_change_that_did_not_reach_the_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        stage_until_journal(&db);
         assert_intact(&db, Some(pass("one")), 5);
         assert!(!journal_path(&db).exists() && !copy_path(&db).exists());
     }
@@ -691,25 +644,7 @@ mod tests {
     fn recovery_completes_a_change_past_the_rename() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("s.db");
-        fill(&db, Some(pass("one")), 5);
-        let cur = open_current(&db, Some(&pass("one"))).unwrap();
-        cur.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
-        let h = Header::new(&pass("two"), &kdf()).unwrap();
-        let k = h.derive(&pass("two"), &crypto::header_path(&db)).unwrap();
-        let old = &cur.keyed.as_ref().unwrap().1;
-        rekey_copy(&db, old, &copy_path(&db), &k).unwrap();
-        drop(cur);
-        let j = Journal {
-            magic: JOURNAL_MAGIC.into(),
-            header: Some(h),
-        };
-        crypto::write_atomically(
-            &journal_path(&db),
-            serde_json::to_string(&j).unwrap().as_bytes(),
-        )
-        .unwrap();
+        stage_until_journal(&db);
         let _ = fs::remove_file(sibling(&db, "-wal"));
         let _ = fs::remove_file(sibling(&db, "-shm"));
         fs::rename(copy_path(&db), &db).unwrap();

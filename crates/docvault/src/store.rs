@@ -209,8 +209,30 @@ pub(crate) fn check_sqlcipher() -> Result<()> {
 /// header of a new encrypted store, and returns the header and the raw key
 /// (derived once).
 fn prepare_key(path: &Path, config: &Config) -> Result<Option<(crypto::Header, CipherKey)>> {
+    if let Some(source) = &config.encryption {
+        if crypto::is_new(path)? {
+            check_sqlcipher()?;
+            let header_path = crypto::header_path(path);
+            let header = crypto::Header::new(source, &config.kdf)?;
+            let key = header.derive(source, &header_path)?;
+            header.write(&header_path)?;
+            return Ok(Some((header, key)));
+        }
+    }
+    existing_key(path, config.encryption.as_ref(), &config.kdf)
+}
+
+/// Checks an existing store's files against `source` and derives its key:
+/// no key for an encrypted store, a key for a plaintext one and a missing
+/// header a passphrase needs are each their own error. `kdf` only shapes
+/// the stand-in header of a raw key whose header is missing.
+pub(crate) fn existing_key(
+    path: &Path,
+    source: Option<&KeySource>,
+    kdf: &KdfParams,
+) -> Result<Option<(crypto::Header, CipherKey)>> {
     let header_path = crypto::header_path(path);
-    let Some(source) = &config.encryption else {
+    let Some(source) = source else {
         if !crypto::looks_plaintext(path)? && header_path.exists() {
             return Err(Error::StoreEncrypted {
                 path: path.to_path_buf(),
@@ -219,12 +241,6 @@ fn prepare_key(path: &Path, config: &Config) -> Result<Option<(crypto::Header, C
         return Ok(None);
     };
     check_sqlcipher()?;
-    if crypto::is_new(path)? {
-        let header = crypto::Header::new(source, &config.kdf)?;
-        let key = header.derive(source, &header_path)?;
-        header.write(&header_path)?;
-        return Ok(Some((header, key)));
-    }
     if crypto::looks_plaintext(path)? {
         return Err(Error::NotEncrypted {
             path: path.to_path_buf(),
@@ -239,10 +255,26 @@ fn prepare_key(path: &Path, config: &Config) -> Result<Option<(crypto::Header, C
             })
         }
         // A raw key needs no salt: try it.
-        None => crypto::Header::new(source, &config.kdf)?,
+        None => crypto::Header::new(source, kdf)?,
     };
     let key = header.derive(source, &header_path)?;
     Ok(Some((header, key)))
+}
+
+/// The schema version, read first so that "not a database" becomes a clean
+/// error before anything tries to write: with a key, the key is wrong;
+/// without one, the file may be an encrypted store.
+pub(crate) fn first_read(conn: &Connection, path: &Path, keyed: bool) -> Result<i64> {
+    match schema::version(conn) {
+        Err(Error::Corrupt(m)) if keyed => Err(Error::WrongKey(format!(
+            "{} cannot be decrypted with it ({m})",
+            path.display()
+        ))),
+        Err(Error::Corrupt(m)) if !crypto::looks_plaintext(path)? => Err(Error::Corrupt(format!(
+            "{m} (if it is an encrypted store, give its passphrase or key)"
+        ))),
+        other => other,
+    }
 }
 
 /// Page cache per reader, KiB, by measurement (`docvault bench`, 100,000
@@ -304,23 +336,7 @@ impl Store {
             apply_key(&writer, k, config.cipher_memory_security)?;
         }
         configure_common(&writer, config.busy_timeout)?;
-        // Reading the header first turns "not a database" into a clean error
-        // before any pragma tries to write.
-        match schema::version(&writer) {
-            Ok(_) => {}
-            Err(Error::Corrupt(m)) if key.is_some() => {
-                return Err(Error::WrongKey(format!(
-                    "{} cannot be decrypted with it ({m})",
-                    path.display()
-                )))
-            }
-            Err(Error::Corrupt(m)) if !crypto::looks_plaintext(&path)? => {
-                return Err(Error::Corrupt(format!(
-                    "{m} (if it is an encrypted store, give its passphrase or key)"
-                )))
-            }
-            Err(e) => return Err(e),
-        }
+        first_read(&writer, &path, key.is_some())?;
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Database(format!(
@@ -635,8 +651,8 @@ impl Drop for Inner {
 }
 
 /// Flushes access counts and indexes pending documents every `interval`
-/// until told to stop. It holds the
-/// store only while flushing, so dropping the last `Store` is never delayed.
+/// until told to stop. It holds the store only while flushing, so dropping
+/// the last `Store` is never delayed.
 fn flush_loop(weak: Weak<Inner>, wake: Arc<(Mutex<bool>, Condvar)>, interval: Duration) {
     let (m, cv) = &*wake;
     loop {
