@@ -16,6 +16,14 @@ fn main() {
         n += 1;
     }
     let rate = n as f64 / t.elapsed().as_secs_f64();
+    let m = store.metrics();
+    let wal = std::fs::metadata(format!("{db}-wal")).map_or(0, |m| m.len());
+    eprintln!(
+        "checkpoints: {} background, {} inline; WAL {} MiB",
+        m.checkpoints_background,
+        m.checkpoints_inline,
+        wal >> 20
+    );
     store.close().unwrap();
     println!("{n} creates, {rate:.0} per s");
 }

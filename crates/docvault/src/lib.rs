@@ -26,6 +26,7 @@
 mod access;
 pub mod audit;
 mod cache;
+mod checkpoint;
 pub mod crypto;
 mod documents;
 pub mod error;

@@ -218,6 +218,11 @@ pub struct MetricsSnapshot {
     pub commits: u64,
     /// Writes (jobs) those commits carried.
     pub write_jobs: u64,
+    /// WAL checkpoints run by the checkpoint thread, off the write path.
+    pub checkpoints_background: u64,
+    /// WAL checkpoints a commit ran itself because the WAL outgrew the
+    /// checkpoint thread (see ARCHITECTURE.md).
+    pub checkpoints_inline: u64,
     /// Documents with access counts not yet written to disk.
     pub pending_access_updates: usize,
 }

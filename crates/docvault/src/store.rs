@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 
 use crate::cache::Cache;
+use crate::checkpoint::{CheckpointCounters, Checkpointer};
 use crate::crypto::{self, CipherKey, KdfParams, KeySource};
 use crate::error::{Error, Result};
 use crate::lock::StoreLock;
@@ -146,6 +147,9 @@ pub(crate) struct Inner {
     header: Option<crypto::Header>,
     writer: RwLock<Option<Writer>>,
     pub(crate) writer_counters: Arc<WriterCounters>,
+    pub(crate) checkpoint_counters: Arc<CheckpointCounters>,
+    /// Stopped before the writer's last checkpoint at close.
+    checkpointer: Mutex<Option<Checkpointer>>,
     pub(crate) readers: Pool,
     pub(crate) cache: Cache,
     /// Epoch of the last access flush (see `access`).
@@ -370,6 +374,18 @@ impl Store {
         )?;
         let access_epoch = access_epoch.max(0) as u64;
 
+        let checkpoint_counters = Arc::new(CheckpointCounters::default());
+        let checkpointer = {
+            let conn = Connection::open(&path)?;
+            if let Some(k) = &key {
+                apply_key(&conn, k, config.cipher_memory_security)?;
+            }
+            configure_common(&conn, config.busy_timeout)?;
+            // A checkpoint syncs as the writer's own would have.
+            let sync: i64 = writer.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            conn.pragma_update(None, "synchronous", sync)?;
+            Checkpointer::start(&mut writer, conn, Arc::clone(&checkpoint_counters))?
+        };
         let writer_counters = Arc::new(WriterCounters::default());
         let max_batch = if config.group_commit {
             crate::writer::MAX_BATCH
@@ -392,6 +408,8 @@ impl Store {
             path,
             writer: RwLock::new(Some(writer)),
             writer_counters,
+            checkpoint_counters,
+            checkpointer: Mutex::new(Some(checkpointer)),
             cache: Cache::new(config.cache_capacity_bytes),
             access_epoch: AtomicU64::new(access_epoch),
             metrics: Metrics::default(),
@@ -628,6 +646,16 @@ impl Inner {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let mut result = flushed;
+        // Its connection must be gone before the final checkpoint, which
+        // would otherwise find it busy.
+        if let Some(mut c) = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            c.stop();
+        }
         if let Some(conn) = writer.and_then(|mut w| w.stop()) {
             // Fold the WAL back so the file alone is the whole store.
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
