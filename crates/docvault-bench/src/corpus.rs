@@ -400,6 +400,31 @@ fn capitalise(w: &str) -> String {
     }
 }
 
+/// Documents made ahead of time for write workloads, so that a timed
+/// create pays for the store's work, not for composing its input (composing
+/// a document costs ~40 us, about 5% of a one-document create).
+pub struct DocPool {
+    docs: Vec<NewDocument>,
+}
+
+impl DocPool {
+    /// `n` corpus documents, from `first` on.
+    pub fn new(corpus: &Corpus, first: u64, n: usize) -> DocPool {
+        DocPool {
+            docs: (0..n.max(1) as u64)
+                .map(|k| corpus.document(first + k))
+                .collect(),
+        }
+    }
+
+    /// Document `i`: a copy of a pooled one under a title of its own.
+    pub fn document(&self, i: u64) -> NewDocument {
+        let mut d = self.docs[(i % self.docs.len() as u64) as usize].clone();
+        d.title = format!("{} {i}", d.title);
+        d
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,8 +182,9 @@ pub(crate) fn run(
         |_, _| p.search(&q).map(drop).map_err(err),
     )?;
     let next = AtomicU64::new(num_docs + 5_000_000);
+    let pool = crate::corpus::DocPool::new(corpus, num_docs + 5_000_000, 256);
     let create = |st: &Store| {
-        st.create(corpus.document(next.fetch_add(1, Ordering::Relaxed)))
+        st.create(pool.document(next.fetch_add(1, Ordering::Relaxed)))
             .map(drop)
             .map_err(err)
     };

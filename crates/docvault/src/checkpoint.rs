@@ -98,7 +98,14 @@ impl Checkpointer {
                 } else {
                     frames - copied
                 };
-                if waiting >= START_FRAMES {
+                // Close to the fallback, copy in small steps, so that the
+                // inline checkpoint finds little left to copy and sync.
+                let step = if frames >= FORCE_FRAMES - START_FRAMES {
+                    START_FRAMES / 10
+                } else {
+                    START_FRAMES
+                };
+                if waiting >= step {
                     hook_signal.request();
                 }
             }

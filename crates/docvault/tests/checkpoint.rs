@@ -64,3 +64,48 @@ fn full_durability_checkpoints_too() {
     assert!(store.metrics().checkpoints_background > 0);
     assert!(store.check().unwrap().ok);
 }
+
+/// The first background checkpointer (session 1) let the WAL grow past
+/// 1 GB under steady reads: its checkpoints never saw every frame copied
+/// at the moment a write began. Readers on other threads must not keep
+/// the WAL from starting over.
+#[test]
+fn steady_uncached_reads_do_not_let_the_wal_grow() {
+    let (dir, store) = common::store_with(docvault::Config {
+        cache_capacity_bytes: 0,
+        ..docvault::Config::default()
+    });
+    let wal = dir.path().join("test.db-wal");
+    for i in 0..50 {
+        store.create(doc(i)).unwrap();
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let reads = std::sync::atomic::AtomicU64::new(0);
+    let n = 1500;
+    let mut wal_max = 0;
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (store, stop, reads) = (&store, &stop, &reads);
+            s.spawn(move || {
+                let mut id = t;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    id = (id * 31 + 7) % 50;
+                    store.get(id + 1).unwrap();
+                    reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        for i in 50..n {
+            store.create(doc(i)).unwrap();
+            wal_max = wal_max.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(reads.into_inner() > 1000, "the readers hardly ran");
+    assert!(
+        wal_max < 48 << 20,
+        "WAL grew to {} MiB under reads",
+        wal_max >> 20
+    );
+    assert_eq!(store.stats().unwrap().documents, n as i64);
+}
