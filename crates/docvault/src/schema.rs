@@ -127,6 +127,8 @@ CREATE TABLE store_meta (
 "#,
     // 1 -> 2: the full-text search index and the triggers that maintain it.
     crate::search::schema::MIGRATION,
+    // 2 -> 3: a larger FTS5 term buffer.
+    crate::search::schema::MIGRATION_HASHSIZE,
 ];
 
 /// The schema version this build writes and reads.

@@ -259,3 +259,44 @@ fn defect_backup_copied_the_file_without_its_wal() {
     assert_eq!(b.stats().unwrap().documents, 50);
     assert!(b.check().unwrap().ok);
 }
+
+fn fts_hashsize(path: &std::path::Path) -> Option<i64> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row(
+        "SELECT v FROM search_fts_config WHERE k = 'hashsize'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+#[test]
+fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    let s = Store::open(&path, Config::default()).unwrap();
+    let d = s
+        .create(NewDocument::new("Old store", "migrated words"))
+        .unwrap();
+    s.close().unwrap();
+    assert_eq!(fts_hashsize(&path), Some(8 << 20));
+    // Back to what a version 2 file holds.
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DELETE FROM search_fts_config WHERE k = 'hashsize'; PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    assert_eq!(fts_hashsize(&path), None);
+    let s = Store::open(&path, Config::default()).unwrap();
+    assert_eq!(s.stats().unwrap().schema_version, docvault::schema::LATEST);
+    assert_eq!(s.get(d.id).unwrap().title, "Old store");
+    let hits = s
+        .search(&docvault::SearchQuery::new("migrated"))
+        .unwrap()
+        .total;
+    assert_eq!(hits, 1);
+    s.close().unwrap();
+    assert_eq!(fts_hashsize(&path), Some(8 << 20));
+}
