@@ -419,6 +419,17 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                 |conn, rng| raw_get(conn, 1 + rng.below(all) as i64),
             )?;
         }
+        // What reading the access figures' own table costs a bare
+        // statement: part of the gap above that no layer of ours can close.
+        ctx.measure_pair(
+            ("get_raw_sqlite_with_access", "get_raw_sqlite_row_only"),
+            1,
+            4,
+            |_| raw_connection(&path),
+            |conn, rng| raw_get_with_access(conn, 1 + rng.below(all) as i64),
+            |_| raw_connection(&path),
+            |conn, rng| raw_get(conn, 1 + rng.below(all) as i64),
+        )?;
         store.close().map_err(err)?;
     }
 
@@ -515,6 +526,17 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                 threads: t,
                 ratio: a / b,
                 target: Some(0.7),
+            });
+        }
+        if let (Some(a), Some(b)) = (
+            ctx.find("get_raw_sqlite_with_access", t),
+            ctx.find("get_raw_sqlite_row_only", t),
+        ) {
+            ratios.push(Ratio {
+                name: "get_raw_sqlite_with_access / get_raw_sqlite_row_only (bare)".into(),
+                threads: t,
+                ratio: a / b,
+                target: None,
             });
         }
         if let (Some(a), Some(b)) = (ctx.find("get_cached", t), ctx.find("get_raw_sqlite", t)) {
@@ -645,16 +667,37 @@ fn raw_connection(path: &Path) -> rusqlite::Connection {
     c
 }
 
+macro_rules! raw_cols {
+    () => {
+        "SELECT id, uuid, title, doc_type, status, format, language, source_path, file_path, \
+         content, content_hash, size_bytes, created_at, updated_at, quality_score, \
+         completeness_score, version, metadata"
+    };
+}
+/// The document row alone: the issue's baseline.
+const RAW_GET: &str = concat!(raw_cols!(), " FROM documents WHERE id = ?1");
+/// The row and its read statistics, which live in a table of their own
+/// (see ARCHITECTURE.md, access tracking): what a `get` must read.
+const RAW_GET_WITH_ACCESS: &str = concat!(
+    raw_cols!(),
+    ", access_count, last_accessed, access_epoch FROM documents \
+     LEFT JOIN access_stats ON access_stats.document_id = documents.id WHERE id = ?1"
+);
+
 /// The document row a `get` reads, through one prepared statement, into
 /// owned values: the practical limit for an uncached read.
 pub(crate) fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, uuid, title, doc_type, status, format, language, source_path, file_path, \
-             content, content_hash, size_bytes, created_at, updated_at, quality_score, \
-             completeness_score, version, metadata FROM documents WHERE id = ?1",
-        )
-        .map_err(|e| e.to_string())?;
+    raw_get_sql(conn, id, RAW_GET)
+}
+
+/// Like [`raw_get`], with the document's read statistics.
+pub(crate) fn raw_get_with_access(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
+    raw_get_sql(conn, id, RAW_GET_WITH_ACCESS)
+}
+
+fn raw_get_sql(conn: &mut rusqlite::Connection, id: i64, sql: &str) -> Result<(), String> {
+    let access = sql == RAW_GET_WITH_ACCESS;
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| e.to_string())?;
     let row = stmt
         .query_row([id], |r| {
             Ok((
@@ -680,6 +723,15 @@ pub(crate) fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), St
                     r.get::<_, i64>(16)?,
                     r.get::<_, String>(17)?,
                 ),
+                if access {
+                    Some((
+                        r.get::<_, Option<i64>>(18)?,
+                        r.get::<_, Option<i64>>(19)?,
+                        r.get::<_, Option<i64>>(20)?,
+                    ))
+                } else {
+                    None
+                },
             ))
         })
         .map_err(|e| e.to_string())?;
