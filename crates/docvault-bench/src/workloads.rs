@@ -425,7 +425,17 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             ("get_raw_sqlite_with_access", "get_raw_sqlite_row_only"),
             1,
             4,
-            |_| raw_connection(&path),
+            |_| {
+                // Without QPSG, STAT4 re-prepares a join on every bind
+                // (the store's own connections set it too).
+                let c = raw_connection(&path);
+                c.set_db_config(
+                    rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                    true,
+                )
+                .expect("QPSG");
+                c
+            },
             |conn, rng| raw_get_with_access(conn, 1 + rng.below(all) as i64),
             |_| raw_connection(&path),
             |conn, rng| raw_get(conn, 1 + rng.below(all) as i64),
