@@ -697,16 +697,16 @@ const RAW_GET_WITH_ACCESS: &str = concat!(
 /// The document row a `get` reads, through one prepared statement, into
 /// owned values: the practical limit for an uncached read.
 pub(crate) fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
-    raw_get_sql(conn, id, RAW_GET)
+    raw_get_sql(conn, id, false)
 }
 
 /// Like [`raw_get`], with the document's read statistics.
 pub(crate) fn raw_get_with_access(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
-    raw_get_sql(conn, id, RAW_GET_WITH_ACCESS)
+    raw_get_sql(conn, id, true)
 }
 
-fn raw_get_sql(conn: &mut rusqlite::Connection, id: i64, sql: &str) -> Result<(), String> {
-    let access = sql == RAW_GET_WITH_ACCESS;
+fn raw_get_sql(conn: &mut rusqlite::Connection, id: i64, access: bool) -> Result<(), String> {
+    let sql = if access { RAW_GET_WITH_ACCESS } else { RAW_GET };
     let mut stmt = conn.prepare_cached(sql).map_err(|e| e.to_string())?;
     let row = stmt
         .query_row([id], |r| {

@@ -4,39 +4,19 @@
 //! pass `check`, hold whole import batches only, and find by search exactly
 //! the documents it holds; a second import must then complete it.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use serde_json::Value;
+use common::{cmd, kill_after, Fractions, Key};
 
-const BIN: &str = env!("CARGO_BIN_EXE_docvault");
 /// Documents per import transaction (the CLI's `BATCH_DOCS`).
 const BATCH: u64 = 500;
 const FILES: u64 = 3000;
 
-fn cmd(db: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--json")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("DOCVAULT_DB")
-        .env_remove("DOCVAULT_PASSPHRASE")
-        .env_remove("DOCVAULT_FAILPOINT")
-        .stdin(Stdio::null());
-    c
-}
-
-fn ok(db: &Path, args: &[&str]) -> Value {
-    let out: Output = cmd(db, args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+fn ok(db: &Path, args: &[&str]) -> serde_json::Value {
+    common::ok(db, Key::Plain, args)
 }
 
 /// FILES Markdown files of ~3 KB, each with the word "zebrafinch" and a
@@ -83,22 +63,13 @@ fn imports_killed_at_random_moments_leave_whole_batches() {
     ok(&probe, &["import", &corpus_arg]);
     let full = t.elapsed();
 
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut partial = 0;
-    for round in 0..6 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+    for (round, f) in Fractions::new(0x2545_F491_4F6C_DD1D).take(6).enumerate() {
         let db = dir.path().join(format!("crash{round}.db"));
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
-        let mut child = cmd(&db, &["import", &corpus_arg])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_after(
+            cmd(&db, Key::Plain, &["import", &corpus_arg]),
+            full.mul_f64(f),
+        );
         if !db.exists() {
             continue;
         }

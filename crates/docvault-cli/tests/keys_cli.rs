@@ -3,73 +3,16 @@
 //! aborts at a named step (`DOCVAULT_FAILPOINT`) or is killed with SIGKILL
 //! at a random moment.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
+use common::{cmd, err_kind, json, kill_after, ok, Fractions, Key};
 use docvault::{Config, KeySource, NewDocument, Store};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_docvault");
 const MARKER: &str = "zqxkeysmarker";
-
-/// How a store is keyed in a test.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Key<'a> {
-    Plain,
-    File(&'a Path),
-    Pass(&'a Path),
-}
-
-fn key_args(k: Key<'_>) -> Vec<String> {
-    match k {
-        Key::Plain => vec![],
-        Key::File(p) => vec!["--key-file".into(), p.display().to_string()],
-        Key::Pass(p) => vec!["--passphrase-file".into(), p.display().to_string()],
-    }
-}
-
-fn cmd(db: &Path, key: Key<'_>, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--json")
-        .arg("--db")
-        .arg(db)
-        .args(key_args(key))
-        .args(args)
-        .env_remove("DOCVAULT_DB")
-        .env_remove("DOCVAULT_PASSPHRASE")
-        .env_remove("DOCVAULT_NEW_PASSPHRASE")
-        .env_remove("DOCVAULT_FAILPOINT")
-        .stdin(Stdio::null());
-    c
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn ok(db: &Path, key: Key<'_>, args: &[&str]) -> Value {
-    let out = cmd(db, key, args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&out)
-}
-
-fn err_kind(db: &Path, key: Key<'_>, args: &[&str]) -> String {
-    let out = cmd(db, key, args).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
-    json(&out)["error"]["kind"].as_str().unwrap().to_string()
-}
 
 fn write_key(dir: &Path, name: &str, byte: u8) -> PathBuf {
     let p = dir.join(name);
@@ -331,24 +274,13 @@ fn rekey_killed_at_random_moments_never_loses_the_store() {
     ok(&db, Key::File(&keys[cur]), &args);
     let full = t.elapsed();
     cur = 1;
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut outcomes = [0usize; 2];
-    for round in 0..12 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0 * 1.1);
+    for (round, f) in Fractions::new(0x9E37_79B9_7F4A_7C15).take(12).enumerate() {
+        let delay = full.mul_f64(f * 1.1);
         let other = 1 - cur;
         let args = rekey_args(&keys[other]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = cmd(&db, Key::File(&keys[cur]), &args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
+        kill_after(cmd(&db, Key::File(&keys[cur]), &args), delay);
         // Exactly one of the two keys opens the store, and it is whole.
         let with_cur = cmd(&db, Key::File(&keys[cur]), &["stats"])
             .output()

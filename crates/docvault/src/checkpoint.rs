@@ -33,9 +33,9 @@ use crate::error::Result;
 
 /// WAL frames not yet copied after which a commit asks for a checkpoint
 /// (SQLite's own automatic threshold).
-pub(crate) const START_FRAMES: i32 = 1000;
+const START_FRAMES: i32 = 1000;
 /// WAL frames after which a commit checkpoints inline.
-pub(crate) const FORCE_FRAMES: i32 = 8 * START_FRAMES;
+const FORCE_FRAMES: i32 = 8 * START_FRAMES;
 
 /// Checkpoint statistics.
 #[derive(Debug, Default)]
@@ -116,23 +116,20 @@ impl Checkpointer {
             thread: Some(thread),
         })
     }
+}
 
-    /// Stops the thread and waits for its checkpoint in progress.
-    pub(crate) fn stop(&mut self) {
-        {
-            let mut s = self.signal.state.lock().unwrap_or_else(|e| e.into_inner());
-            s.stop = true;
-        }
+/// Dropping stops the thread and waits for its checkpoint in progress.
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.signal
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stop = true;
         self.signal.cv.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

@@ -180,6 +180,17 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
     Ok(())
 }
 
+/// A connection of the writer's kind (the writer's own, the checkpoint
+/// thread's): keyed if the store is encrypted, with the common settings.
+fn connect(path: &Path, key: Option<&CipherKey>, config: &Config) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    if let Some(k) = key {
+        apply_key(&conn, k, config.cipher_memory_security)?;
+    }
+    configure_common(&conn, config.busy_timeout)?;
+    Ok(conn)
+}
+
 /// Hands `key` to SQLCipher as a raw key. Must be the first statement on
 /// a connection.
 pub(crate) fn apply_key(conn: &Connection, key: &CipherKey, memory_security: bool) -> Result<()> {
@@ -335,11 +346,7 @@ impl Store {
         // The secret is not kept: the derived key is all connections need.
         let mut config = config;
         config.encryption = None;
-        let mut writer = Connection::open(&path)?;
-        if let Some(k) = &key {
-            apply_key(&writer, k, config.cipher_memory_security)?;
-        }
-        configure_common(&writer, config.busy_timeout)?;
+        let mut writer = connect(&path, key.as_deref(), &config)?;
         first_read(&writer, &path, key.is_some())?;
         let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -376,11 +383,7 @@ impl Store {
 
         let checkpoint_counters = Arc::new(CheckpointCounters::default());
         let checkpointer = {
-            let conn = Connection::open(&path)?;
-            if let Some(k) = &key {
-                apply_key(&conn, k, config.cipher_memory_security)?;
-            }
-            configure_common(&conn, config.busy_timeout)?;
+            let conn = connect(&path, key.as_deref(), &config)?;
             // A checkpoint syncs as the writer's own would have.
             let sync: i64 = writer.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", sync)?;
@@ -647,15 +650,13 @@ impl Inner {
             .take();
         let mut result = flushed;
         // Its connection must be gone before the final checkpoint, which
-        // would otherwise find it busy.
-        if let Some(mut c) = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            c.stop();
-        }
+        // would otherwise find it busy (dropping it joins the thread).
+        drop(
+            self.checkpointer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         if let Some(conn) = writer.and_then(|mut w| w.stop()) {
             // Fold the WAL back so the file alone is the whole store.
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
