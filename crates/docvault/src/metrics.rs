@@ -209,7 +209,8 @@ pub struct MetricsSnapshot {
     pub cache: crate::cache::CacheStats,
     /// Reader connections open and idle.
     pub idle_readers: usize,
-    /// Reads that found every pooled reader busy and waited for one.
+    /// Reads that found every pooled reader busy and, after yielding their
+    /// core a few times, slept until one was returned.
     pub reader_waits: u64,
     /// Temporary extra reader connections opened because a wait outlasted
     /// 50 ms (each costs a connection open and its own page cache).

@@ -4,7 +4,8 @@
 //! reader borrows one for the duration of a read. Connections keep their
 //! prepared-statement caches across borrows. At most `capacity` are open
 //! (more threads than cores gain nothing but page-cache memory); a reader
-//! that finds them all busy waits for one. A wait that outlasts
+//! that finds them all busy waits for one (yielding its core a few times
+//! before it sleeps). A wait that outlasts
 //! [`OVERFLOW_AFTER`] opens a temporary extra connection instead, so that a
 //! caller holding one connection while asking for a second can never
 //! deadlock the pool.
@@ -20,6 +21,13 @@ use crate::error::Result;
 
 /// How long a reader waits for a pooled connection before opening its own.
 pub(crate) const OVERFLOW_AFTER: Duration = Duration::from_millis(50);
+
+/// Times a reader yields its core and rechecks before it sleeps on the
+/// pool; 16 yields cost ~16 µs, nothing against a wait long enough to
+/// sleep through. With 8 threads on 2 cores and 2 connections, uncached gets
+/// ran 1.3x faster than when every busy borrow slept, as fast as with 8
+/// connections (examples, three alternating runs).
+const SPINS: u32 = 16;
 
 struct State {
     idle: Vec<Connection>,
@@ -79,6 +87,7 @@ impl Pool {
         let mut st = self.lock();
         let deadline = std::time::Instant::now() + OVERFLOW_AFTER;
         let mut waited = false;
+        let mut spins = 0;
         loop {
             if let Some(c) = st.idle.pop() {
                 return Ok(self.wrap(c, false));
@@ -94,6 +103,18 @@ impl Pool {
                         Err(e)
                     }
                 };
+            }
+            if spins < SPINS {
+                // Yield first: with more reader threads than cores, the
+                // holder of a connection is usually runnable and a read
+                // takes microseconds, so a sleep and wake-up per borrow
+                // (a futex call and a context switch each) cost more than
+                // the read.
+                spins += 1;
+                drop(st);
+                std::thread::yield_now();
+                st = self.lock();
+                continue;
             }
             if !waited {
                 waited = true;
