@@ -14,6 +14,10 @@ fn rss_kb() -> u64 {
         .parse()
         .unwrap()
 }
+// The CLI's allocator, so that profiles match `docvault bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let db = std::env::args().nth(1).unwrap();
     let store = docvault::Store::open(

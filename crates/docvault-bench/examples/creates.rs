@@ -1,6 +1,10 @@
 //! Profiling aid: one-document creates on one thread for SECS seconds.
 //! `creates DB SECS` (DB: an existing store, e.g. one `docvault bench --db`
 //! filled; it is written to).
+// The CLI's allocator, so that profiles match `docvault bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let db = args.next().expect("usage: creates DB [SECS]");

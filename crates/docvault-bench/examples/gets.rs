@@ -1,5 +1,9 @@
 //! Profiling aid: uncached gets (cache off) of uniformly random ids on one
 //! thread for SECS seconds. `gets DB [SECS]` on an existing store.
+// The CLI's allocator, so that profiles match `docvault bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let db = args.next().expect("usage: gets DB [SECS]");

@@ -1,5 +1,9 @@
 //! Profiling aid: gets on N threads over 10,000 documents, cached or not.
 //! `hot THREADS [nocache]`
+// The CLI's allocator, so that profiles match `docvault bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let threads: usize = std::env::args()
         .nth(1)

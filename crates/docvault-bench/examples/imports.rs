@@ -1,5 +1,9 @@
 //! Profiling aid: `create_many` in batches of 1,000 into a new store.
 //! `imports N` (default 30,000 documents).
+// The CLI's allocator, so that profiles match `docvault bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

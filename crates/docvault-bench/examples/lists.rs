@@ -1,5 +1,9 @@
 //! Profiling aid: `list` (limit 100, no content) on one thread for SECS
 //! seconds. `lists DB [SECS]` on an existing store.
+// The CLI's allocator, so that profiles match `docvault bench`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let db = args.next().expect("usage: lists DB [SECS]");

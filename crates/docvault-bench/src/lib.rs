@@ -10,6 +10,7 @@
 
 pub mod corpus;
 mod encryption;
+mod floor;
 mod runner;
 mod workloads;
 

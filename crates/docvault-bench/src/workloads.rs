@@ -16,6 +16,9 @@ use crate::{BenchResult, Mode, Options, Progress, Ratio, Report, TARGET_QPS};
 /// 64 MiB cache at ~2.5 KB each.
 const HOT_SET: usize = 10_000;
 const IMPORT_BATCH: usize = 1000;
+/// The targets for one-document creates and imports, per second.
+const CREATE_TARGET: f64 = 5000.0;
+const IMPORT_TARGET: f64 = 8000.0;
 /// Distinct documents the create workloads cycle through (~2.5 MiB).
 const WRITE_POOL: usize = 1024;
 
@@ -138,6 +141,32 @@ pub(crate) fn err(e: docvault::Error) -> String {
     e.to_string()
 }
 
+/// Imports `n` corpus documents into a bare-SQLite floor file, in batches
+/// as [`populate`] does; only the inserts are timed.
+fn populate_floor(
+    dir: &tempfile::TempDir,
+    corpus: &Corpus,
+    n: usize,
+    progress: &mut dyn Progress,
+) -> Result<(PathBuf, Duration), String> {
+    progress.start("importing into bare SQLite (the floor)", n as u64);
+    let path = dir.path().join("floor.db");
+    let mut floor = crate::floor::Floor::create(&path)?;
+    let mut took = Duration::ZERO;
+    let mut i = 0;
+    while i < n {
+        let end = (i + IMPORT_BATCH).min(n);
+        let docs = (i..end).map(|k| corpus.document(k as u64)).collect();
+        let started = Instant::now();
+        floor.import(docs)?;
+        took += started.elapsed();
+        progress.advance((end - i) as u64);
+        i = end;
+    }
+    progress.finish();
+    Ok((path, took))
+}
+
 /// Creates `n` corpus documents in batches, reporting progress.
 fn populate(
     store: &Store,
@@ -176,6 +205,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         Some(p) => p.clone(),
         None => tmp.path().join("bench.db"),
     };
+    let floor_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut ctx = Ctx {
         opts,
         results: Vec::new(),
@@ -191,6 +221,22 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         let took = populate(&store, &corpus, n, ctx.progress)?;
         ctx.record_phase("import", n as u64, took);
     }
+    // The same documents, in batches of the same size, on bare SQLite
+    // doing the least a create must do (see `floor`); creates are later
+    // measured against this file, which then holds as many documents as
+    // the store.
+    // Its memory is not the store's: it is kept out of the run's peak.
+    let floor = if opts.mode == Mode::Compare {
+        let n = store.stats().map_err(err)?.documents as usize;
+        ctx.take_peak();
+        let run_peak = std::mem::take(&mut ctx.peak_rss);
+        let (floor, took) = populate_floor(&floor_dir, &corpus, n, ctx.progress)?;
+        ctx.record_phase("import_raw_sqlite", n as u64, took);
+        ctx.peak_rss = run_peak;
+        Some(floor)
+    } else {
+        None
+    };
     store.optimize().map_err(err)?;
     let st = store.stats().map_err(err)?;
     let num_docs = st.documents as usize;
@@ -335,18 +381,36 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     let (c, nx) = (&pool, &next);
     // One document per call; with several threads, group commit shares
     // each transaction among the callers waiting at the same time.
+    let create = |_: &mut (), _: &mut Rng| {
+        s.create(c.document(nx.fetch_add(1, Ordering::Relaxed)))
+            .map(drop)
+            .map_err(err)
+    };
     for &t in &opts.threads {
-        ctx.measure(
-            "create",
-            t,
-            1,
-            |_| (),
-            |_, _| {
-                s.create(c.document(nx.fetch_add(1, Ordering::Relaxed)))
-                    .map(drop)
-                    .map_err(err)
-            },
-        )?;
+        if let (1, Some(floor)) = (t, &floor) {
+            // Interleaved with the same creates on bare SQLite doing the
+            // least a create must do: the floor under the create target.
+            // (The pair's peak memory includes the floor's connection,
+            // which is kept out of the run's peak.)
+            let floor = std::sync::Mutex::new(crate::floor::Floor::open(floor)?);
+            ctx.take_peak();
+            let run_peak = std::mem::take(&mut ctx.peak_rss);
+            ctx.measure_pair(
+                ("create", "create_raw_sqlite"),
+                1,
+                1,
+                |_| (),
+                create,
+                |_| (),
+                |_, _| {
+                    let d = c.document(nx.fetch_add(1, Ordering::Relaxed));
+                    floor.lock().map_err(|e| e.to_string())?.create_one(d)
+                },
+            )?;
+            ctx.peak_rss = run_peak;
+        } else {
+            ctx.measure("create", t, 1, |_| (), create)?;
+        }
     }
     ctx.measure(
         "update",
@@ -609,6 +673,31 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             });
         }
     }
+    // The store against bare SQLite doing the least a create must do, and
+    // that floor against the targets: a floor below a target puts
+    // the target out of reach of any design on SQLite and FTS5 here.
+    for (op, floor, target) in [
+        ("create", "create_raw_sqlite", CREATE_TARGET),
+        ("import", "import_raw_sqlite", IMPORT_TARGET),
+    ] {
+        if let (Some(a), Some(b)) = (ctx.find(op, 1), ctx.find(floor, 1)) {
+            ratios.push(Ratio {
+                name: format!("{op} / {floor} (the bare floor, as many documents)"),
+                threads: 1,
+                ratio: a / b,
+                target: None,
+            });
+            ratios.push(Ratio {
+                name: format!(
+                    "{floor} / {} per s (the issue's {op} target)",
+                    crate::group_thousands(target)
+                ),
+                threads: 1,
+                ratio: b / target,
+                target: Some(1.0),
+            });
+        }
+    }
     if let (Some(a), Some(b)) = (
         ctx.find("create_full_grouped", 8),
         ctx.find("create_full_ungrouped", 8),
@@ -773,7 +862,9 @@ mod tests {
             "get_raw_sqlite",
             "get_batch10",
             "list_100",
+            "import_raw_sqlite",
             "create",
+            "create_raw_sqlite",
             "update",
             "mixed_90_10",
             "create_full_grouped",
@@ -799,5 +890,16 @@ mod tests {
             .ratios
             .iter()
             .any(|r| r.name.starts_with("get_uncached_encrypted /") && r.ratio > 0.0));
+        for op in ["create", "import"] {
+            assert!(
+                report
+                    .ratios
+                    .iter()
+                    .any(
+                        |r| r.name.starts_with(&format!("{op} / {op}_raw_sqlite")) && r.ratio > 0.0
+                    ),
+                "{op} against its floor"
+            );
+        }
     }
 }

@@ -1,0 +1,184 @@
+//! The floor under the write targets: what bare SQLite manages for the
+//! least work a create must do.
+//!
+//! A create stores the document, its first version and an audit entry, and
+//! indexes the document for search (the issue's "version, index and audit
+//! included"). [`Floor`] does exactly that and nothing more, with no
+//! docvault code: one table per concern with only the index a lookup by
+//! uuid needs, a contentless FTS5 index (the text is not stored twice) fed
+//! in batches of 256 as the store's pending batches are, with the store's
+//! 8 MiB term buffer, in a file of its own that starts empty. No hash
+//! chain, no metadata table, no list or audit indexes, no writer thread.
+//! Its rate bounds what any design on SQLite and FTS5 reaches on this
+//! machine, so the bench reports the store's write rates against it.
+
+use std::path::Path;
+
+use docvault::NewDocument;
+use rusqlite::{params, Connection};
+
+/// Documents indexed per FTS5 insert batch, as the store's pending flush.
+const FTS_BATCH: usize = 256;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    metadata TEXT NOT NULL
+);
+CREATE TABLE versions (
+    document_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (document_id, version)
+) WITHOUT ROWID;
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    operation TEXT NOT NULL,
+    document_id INTEGER,
+    summary TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE search USING fts5(
+    title, content, content = '', tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO search (search, rank) VALUES ('hashsize', 8388608);
+";
+
+/// A bare SQLite file doing the least work of a create.
+pub(crate) struct Floor {
+    conn: Connection,
+    /// Documents stored but not indexed yet: (id, title, content).
+    pending: Vec<(i64, String, String)>,
+    clock: i64,
+}
+
+impl Floor {
+    /// Creates the file at `path` (which must not exist).
+    pub(crate) fn create(path: &Path) -> Result<Floor, String> {
+        let conn = Connection::open(path).map_err(|e| e.to_string())?;
+        conn.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+        Ok(Floor {
+            conn,
+            pending: Vec::with_capacity(FTS_BATCH),
+            clock: 0,
+        })
+    }
+
+    /// Opens a file made by [`Floor::create`].
+    pub(crate) fn open(path: &Path) -> Result<Floor, String> {
+        let conn = Connection::open(path).map_err(|e| e.to_string())?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(|e| e.to_string())?;
+        Ok(Floor {
+            conn,
+            pending: Vec::with_capacity(FTS_BATCH),
+            clock: 0,
+        })
+    }
+
+    /// One document in a transaction of its own.
+    pub(crate) fn create_one(&mut self, d: NewDocument) -> Result<(), String> {
+        self.transaction(std::iter::once(d))
+    }
+
+    /// Many documents in one transaction, all indexed before it commits.
+    pub(crate) fn import(&mut self, docs: Vec<NewDocument>) -> Result<(), String> {
+        self.transaction(docs)
+    }
+
+    fn transaction(&mut self, docs: impl IntoIterator<Item = NewDocument>) -> Result<(), String> {
+        let e = |e: rusqlite::Error| e.to_string();
+        let c = &self.conn;
+        c.prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+            .map_err(e)?;
+        for d in docs {
+            self.clock += 1;
+            c.prepare_cached(
+                "INSERT INTO documents (uuid, title, content, created_at, metadata)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(e)?
+            .execute(params![
+                uuid::Uuid::new_v4().to_string(),
+                d.title,
+                d.content,
+                self.clock,
+                serde_json::to_string(&d.metadata).map_err(|e| e.to_string())?,
+            ])
+            .map_err(e)?;
+            let id = c.last_insert_rowid();
+            c.prepare_cached("INSERT INTO versions VALUES (?1, 1, ?2)")
+                .map_err(e)?
+                .execute(params![id, self.clock])
+                .map_err(e)?;
+            c.prepare_cached(
+                "INSERT INTO audit_log (ts, operation, document_id, summary)
+                 VALUES (?1, 'create', ?2, ?3)",
+            )
+            .map_err(e)?
+            .execute(params![
+                self.clock,
+                id,
+                serde_json::json!({"title": d.title, "version": 1}).to_string()
+            ])
+            .map_err(e)?;
+            self.pending.push((id, d.title, d.content));
+        }
+        if self.pending.len() >= FTS_BATCH {
+            let mut st = c
+                .prepare_cached("INSERT INTO search (rowid, title, content) VALUES (?1, ?2, ?3)")
+                .map_err(e)?;
+            for (id, title, content) in self.pending.drain(..) {
+                st.execute(params![id, title, content]).map_err(e)?;
+            }
+        }
+        c.prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map_err(e)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Corpus;
+
+    #[test]
+    fn the_floor_stores_versions_audits_and_indexes_every_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = Floor::create(&dir.path().join("floor.db")).unwrap();
+        let c = Corpus::new();
+        for i in 0..300 {
+            f.create_one(c.document(i)).unwrap();
+        }
+        f.import((300..1300).map(|i| c.document(i)).collect())
+            .unwrap();
+        let count = |sql: &str| -> i64 { f.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM documents"), 1300);
+        assert_eq!(count("SELECT count(*) FROM versions"), 1300);
+        assert_eq!(count("SELECT count(*) FROM audit_log"), 1300);
+        // Every document is indexed, the import's pending ones included:
+        // each title's number finds exactly its own document.
+        for i in [0i64, 299, 300, 1299] {
+            let found: Vec<i64> = f
+                .conn
+                .prepare(&format!(
+                    "SELECT rowid FROM search WHERE search MATCH 'title : {i}'"
+                ))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(found, vec![i + 1], "title number {i}");
+        }
+    }
+}
