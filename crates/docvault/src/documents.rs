@@ -33,13 +33,19 @@ macro_rules! doc_cols {
         )
     };
 }
+macro_rules! access_join {
+    () => {
+        " LEFT JOIN access_stats ON access_stats.document_id = documents.id "
+    };
+}
 macro_rules! doc_from {
     () => {
-        " FROM documents LEFT JOIN access_stats ON access_stats.document_id = documents.id "
+        concat!(" FROM documents", access_join!())
     };
 }
 pub(crate) const COLS_NO_CONTENT: &str = doc_cols!("NULL");
-pub(crate) const FROM: &str = doc_from!();
+/// Joined to `documents` wherever a read returns access figures.
+pub(crate) const ACCESS_JOIN: &str = access_join!();
 const BY_ID: &str = concat!(
     "SELECT ",
     doc_cols!("content"),
