@@ -141,30 +141,30 @@ pub(crate) fn err(e: docvault::Error) -> String {
     e.to_string()
 }
 
-/// Imports `n` corpus documents into a bare-SQLite floor file, in batches
-/// as [`populate`] does; only the inserts are timed.
-fn populate_floor(
-    dir: &tempfile::TempDir,
+/// Composes `n` corpus documents in batches of [`IMPORT_BATCH`] and hands
+/// each batch to `import`, reporting progress under `phase`. Only `import`
+/// is timed, not composing the documents.
+fn import_batches(
     corpus: &Corpus,
     n: usize,
     progress: &mut dyn Progress,
-) -> Result<(PathBuf, Duration), String> {
-    progress.start("importing into bare SQLite (the floor)", n as u64);
-    let path = dir.path().join("floor.db");
-    let mut floor = crate::floor::Floor::create(&path)?;
+    phase: &str,
+    mut import: impl FnMut(Vec<docvault::NewDocument>) -> Result<(), String>,
+) -> Result<Duration, String> {
+    progress.start(phase, n as u64);
     let mut took = Duration::ZERO;
     let mut i = 0;
     while i < n {
         let end = (i + IMPORT_BATCH).min(n);
         let docs = (i..end).map(|k| corpus.document(k as u64)).collect();
         let started = Instant::now();
-        floor.import(docs)?;
+        import(docs)?;
         took += started.elapsed();
         progress.advance((end - i) as u64);
         i = end;
     }
     progress.finish();
-    Ok((path, took))
+    Ok(took)
 }
 
 /// Creates `n` corpus documents in batches, reporting progress.
@@ -174,21 +174,24 @@ fn populate(
     n: usize,
     progress: &mut dyn Progress,
 ) -> Result<Duration, String> {
-    progress.start("creating documents", n as u64);
-    // Only the store's work is timed, not composing the documents.
-    let mut took = Duration::ZERO;
-    let mut i = 0;
-    while i < n {
-        let end = (i + IMPORT_BATCH).min(n);
-        let docs = (i..end).map(|k| corpus.document(k as u64)).collect();
-        let started = Instant::now();
-        store.create_many(docs).map_err(err)?;
-        took += started.elapsed();
-        progress.advance((end - i) as u64);
-        i = end;
-    }
-    progress.finish();
-    Ok(took)
+    import_batches(corpus, n, progress, "creating documents", |docs| {
+        store.create_many(docs).map(drop).map_err(err)
+    })
+}
+
+/// Imports the same `n` documents, the same way, into a new bare-SQLite
+/// floor file in `dir`; returns the file and the time the inserts took.
+fn populate_floor(
+    dir: &tempfile::TempDir,
+    corpus: &Corpus,
+    n: usize,
+    progress: &mut dyn Progress,
+) -> Result<(PathBuf, Duration), String> {
+    let path = dir.path().join("floor.db");
+    let mut floor = crate::floor::Floor::create(&path)?;
+    let phase = "importing into bare SQLite (the floor)";
+    let took = import_batches(corpus, n, progress, phase, |docs| floor.import(docs))?;
+    Ok((path, took))
 }
 
 fn open(path: &Path, config: Config) -> Result<(Store, f64), String> {
