@@ -34,7 +34,13 @@ pub(crate) fn filters(q: &ListQuery, alias: &str) -> (String, Vec<Value>) {
 /// key, value and, if `typed`, type), with its parameters appended to
 /// `params`. Untyped, it reads the `(key, value)` index alone (a JSON
 /// array and the string spelling it look alike there).
-fn meta_match(m: &str, k: &str, v: &MetaValue, typed: bool, params: &mut Vec<Value>) -> String {
+pub(crate) fn meta_match(
+    m: &str,
+    k: &str,
+    v: &MetaValue,
+    typed: bool,
+    params: &mut Vec<Value>,
+) -> String {
     params.push(Value::Text(k.to_owned()));
     let mut out = format!("{m}.key = ?{}", params.len());
     if typed {
@@ -53,7 +59,11 @@ fn meta_match(m: &str, k: &str, v: &MetaValue, typed: bool, params: &mut Vec<Val
 
 /// As [`filters`], leaving out metadata filter number `skip` (the one a
 /// driven query joins on instead).
-fn filters_except(q: &ListQuery, alias: &str, skip: Option<usize>) -> (String, Vec<Value>) {
+pub(crate) fn filters_except(
+    q: &ListQuery,
+    alias: &str,
+    skip: Option<usize>,
+) -> (String, Vec<Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     let bind = |params: &mut Vec<Value>, v: Value| {
@@ -118,8 +128,13 @@ fn filters_except(q: &ListQuery, alias: &str, skip: Option<usize>) -> (String, V
 /// document's row costs about what probing a candidate's metadata does,
 /// twice over (the page and the total), so at a seventh of the candidates
 /// both ways cost the same (measured); a tenth keeps a margin. The
-/// estimate reads the index alone and stops at the bound.
-fn metadata_driver(conn: &rusqlite::Connection, q: &ListQuery) -> Result<Option<usize>> {
+/// estimate reads the index alone and stops at the bound, or at `cap`
+/// entries when that is lower.
+pub(crate) fn metadata_driver(
+    conn: &rusqlite::Connection,
+    q: &ListQuery,
+    cap: Option<i64>,
+) -> Result<Option<usize>> {
     if q.meta.is_empty() {
         return Ok(None);
     }
@@ -135,7 +150,7 @@ fn metadata_driver(conn: &rusqlite::Connection, q: &ListQuery) -> Result<Option<
     let candidates: i64 = conn
         .prepare_cached(&sql)?
         .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?;
-    let bound = candidates / 10 + 1;
+    let bound = (candidates / 10 + 1).min(cap.unwrap_or(i64::MAX));
     let mut best: Option<(usize, i64)> = None;
     for (i, (k, v)) in q.meta.iter().enumerate() {
         let mut params = Vec::new();
@@ -210,7 +225,7 @@ impl Store {
         let conn = self.reader()?;
         // The FROM clause and the filters, starting from a selective
         // metadata filter's index entries when there is one.
-        let (from, where_sql, mut params) = match metadata_driver(&conn, q)? {
+        let (from, where_sql, mut params) = match metadata_driver(&conn, q, None)? {
             None => {
                 let (w, p) = filters(q, "");
                 ("FROM documents", w, p)

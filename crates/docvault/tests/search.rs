@@ -1101,3 +1101,102 @@ fn search_metrics_count_searches() {
     let m = s.metrics().search;
     assert_eq!((m.count, m.errors), (1, 1));
 }
+
+/// A metadata filter matching few documents leads the search (each of its
+/// documents is looked up in the index) and a common one follows it; both
+/// must rank, score and count exactly what filtering the unfiltered
+/// results by hand gives.
+#[test]
+fn selective_and_common_metadata_filters_agree_with_filtering_by_hand() {
+    let (_d, s) = common::store();
+    let types = [DocType::Api, DocType::Tutorial];
+    for i in 0..240i64 {
+        let words = [
+            "alpha beta",
+            "alpha alpha gamma",
+            "beta gamma",
+            "alpha delta delta",
+        ];
+        s.create(
+            NewDocument::new(
+                format!("doc {i}"),
+                format!("{} {i}", words[(i % 4) as usize]),
+            )
+            .doc_type(types[(i % 2) as usize])
+            .meta("ticket", format!("T-{}", i % 120))
+            .meta("group", i % 3)
+            .meta("flag", i % 50 == 0)
+            .meta(
+                "owner",
+                if i % 70 == 0 {
+                    MetaValue::Null
+                } else {
+                    MetaValue::from("x")
+                },
+            ),
+        )
+        .unwrap();
+    }
+    let all = s
+        .search(&SearchQuery {
+            limit: 1000,
+            ..SearchQuery::new("alpha")
+        })
+        .unwrap();
+    assert!(all.total > 100);
+    let filters: Vec<Vec<(String, MetaValue)>> = vec![
+        vec![("ticket".into(), MetaValue::from("T-4"))],
+        vec![("ticket".into(), MetaValue::from("T-none"))],
+        vec![("flag".into(), MetaValue::from(true))],
+        vec![("owner".into(), MetaValue::Null)],
+        vec![("group".into(), MetaValue::from(2i64))],
+        vec![
+            ("group".into(), MetaValue::from(0i64)),
+            ("ticket".into(), MetaValue::from("T-6")),
+        ],
+        vec![("group".into(), MetaValue::from("2"))],
+    ];
+    for meta in &filters {
+        for doc_type in [None, Some(DocType::Api)] {
+            let expected: Vec<(i64, f64)> = all
+                .results
+                .iter()
+                .filter(|h| doc_type.is_none_or(|t| h.doc_type == t))
+                .filter(|h| {
+                    let d = s.get(h.id).unwrap();
+                    meta.iter().all(|(k, v)| d.metadata.get(k) == Some(v))
+                })
+                .map(|h| (h.id, h.score))
+                .collect();
+            for (offset, limit) in [(0, 1000), (1, 2)] {
+                let got = s
+                    .search(&SearchQuery {
+                        doc_type,
+                        meta: meta.clone(),
+                        offset,
+                        limit,
+                        ..SearchQuery::new("alpha")
+                    })
+                    .unwrap();
+                let want: Vec<(i64, f64)> = expected
+                    .iter()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .copied()
+                    .collect();
+                let got_hits: Vec<(i64, f64)> =
+                    got.results.iter().map(|h| (h.id, h.score)).collect();
+                assert_eq!(got.total, expected.len() as i64, "{meta:?} {doc_type:?}");
+                assert_eq!(
+                    got_hits.len(),
+                    want.len(),
+                    "{meta:?} {doc_type:?} {offset}+{limit}"
+                );
+                for ((gi, gs), (wi, ws)) in got_hits.iter().zip(&want) {
+                    assert_eq!(gi, wi, "{meta:?} {doc_type:?} {offset}+{limit}");
+                    assert!((gs - ws).abs() <= 1e-9 * ws.abs().max(1.0), "{gs} vs {ws}");
+                }
+            }
+        }
+    }
+}

@@ -187,6 +187,11 @@ const CLOSE: char = '\u{E001}';
 /// the matches is cheaper than one FTS5 lookup per hit.
 const SCAN_SNIPPETS_BELOW: i64 = 20_000;
 
+/// Most entries a metadata filter may match and still lead a search (see
+/// `search_inner`): each is one lookup in the index, ~10-20 us for a
+/// common term, so a rare term with few matches loses at most ~1 ms.
+const DRIVE_MAX: i64 = 64;
+
 fn check_marker(field: &str, s: &str) -> Result<()> {
     if s.len() > 64 || s.contains('\0') {
         return Err(Error::validation(
@@ -425,19 +430,53 @@ impl Store {
 
         // 1. Rank. The FTS table is the outer loop (CROSS JOIN), so rows
         // are ranked after the filters accepted them, as docvault_rank needs.
+        // A metadata filter matching at most DRIVE_MAX entries goes before
+        // it: the index is then asked about those documents alone (a rowid
+        // lookup each) instead of ranking every match and probing each one's
+        // metadata, which made a common term with a filter matching nothing
+        // cost as much as ranking all its matches. FTS5 starts its query
+        // afresh for each of those documents, which resets docvault_rank's
+        // count (and its pruning, so every score is exact): that query
+        // returns all its (at most DRIVE_MAX) rows, and the total and the
+        // page are taken here.
         let filtered = q.doc_type.is_some() || q.status.is_some() || !q.meta.is_empty();
-        let (join, mut where_sql, mut args) = if filtered {
-            let lq = ListQuery {
-                doc_type: q.doc_type,
-                status: q.status,
-                meta: q.meta.clone(),
-                ..ListQuery::default()
-            };
-            let (w, p) = crate::list::filters(&lq, "d.");
-            let w = w.strip_prefix("WHERE ").unwrap_or(&w).to_string();
-            ("CROSS JOIN documents d ON d.id = f.rowid", w, p)
+        let lq = ListQuery {
+            doc_type: q.doc_type,
+            status: q.status,
+            meta: q.meta.clone(),
+            ..ListQuery::default()
+        };
+        let driver = if filtered {
+            crate::list::metadata_driver(&tx, &lq, Some(DRIVE_MAX))?
         } else {
-            ("", String::new(), Vec::new())
+            None
+        };
+        let driven = driver.is_some();
+        let (lead, join, mut where_sql, mut args) = if filtered {
+            match driver {
+                None => {
+                    let (w, p) = crate::list::filters(&lq, "d.");
+                    let w = w.strip_prefix("WHERE ").unwrap_or(&w).to_string();
+                    ("", "CROSS JOIN documents d ON d.id = f.rowid", w, p)
+                }
+                Some(i) => {
+                    let (k, v) = &lq.meta[i];
+                    let (w, mut p) = crate::list::filters_except(&lq, "d.", Some(i));
+                    let driver = crate::list::meta_match("dm", k, v, true, &mut p);
+                    let w = match w.strip_prefix("WHERE ") {
+                        Some(rest) => format!("f.rowid = dm.document_id AND {driver} AND {rest}"),
+                        None => format!("f.rowid = dm.document_id AND {driver}"),
+                    };
+                    (
+                        "metadata dm CROSS JOIN ",
+                        "CROSS JOIN documents d ON d.id = f.rowid",
+                        w,
+                        p,
+                    )
+                }
+            }
+        } else {
+            ("", "", String::new(), Vec::new())
         };
         if !where_sql.is_empty() {
             where_sql = format!(" AND {where_sql}");
@@ -452,13 +491,13 @@ impl Store {
             Value::Real(o.title_weight),
             Value::Real(o.content_weight),
             Value::Real(o.metadata_weight),
-            Value::Integer(q.limit),
-            Value::Integer(q.offset),
+            Value::Integer(if driven { -1 } else { q.limit }),
+            Value::Integer(if driven { 0 } else { q.offset }),
         ]);
         let p = |i: usize| base + i;
         let sql = format!(
             "SELECT f.rowid, {func}(f.search_fts, ?{k}, ?{defer}, ?{wt}, ?{wc}, ?{wm}, ?{wt}, ?{wc}, ?{wm}) AS score
-             FROM search_fts f {join}
+             FROM {lead}search_fts f {join}
              WHERE f.search_fts MATCH ?{m}{where_sql}
              ORDER BY score DESC, f.rowid LIMIT ?{lim} OFFSET ?{off}",
             func = rank::FUNCTION,
@@ -479,7 +518,17 @@ impl Store {
             })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let total = state.rows();
+        let (total, ranked) = if driven {
+            let total = ranked.len() as i64;
+            let page = ranked
+                .into_iter()
+                .skip(q.offset as usize)
+                .take(q.limit as usize)
+                .collect();
+            (total, page)
+        } else {
+            (state.rows(), ranked)
+        };
         let ranked: Vec<(i64, f64)> = match state.deferred_idf() {
             // Unfiltered, so every match was ranked: multiplied here, the
             // scores are the very values bm25() gives.
