@@ -20,7 +20,11 @@
 //! when the FTS table is the outer loop, hence CROSS JOIN in the queries).
 //!
 //! The function also counts the distinct rows it ranked, which is the
-//! number of matches, so a search needs no separate `count(*)` pass. It
+//! number of matches, so a search needs no separate `count(*)` pass. Its
+//! state lives with one run of the FTS5 query: when the index is the inner
+//! loop of a join (a search led by a selective metadata filter), FTS5 runs
+//! its query afresh per outer row, every score comes out exact and the
+//! count is of that run only, so such a caller counts the rows itself. It
 //! reads each phrase's position list in place (xPhraseFirst/Next), not
 //! through xInst, which first merges all phrases' positions into one
 //! array; and for a one-phrase query without filters it leaves out the
