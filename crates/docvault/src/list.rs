@@ -34,13 +34,7 @@ pub(crate) fn filters(q: &ListQuery, alias: &str) -> (String, Vec<Value>) {
 /// key, value and, if `typed`, type), with its parameters appended to
 /// `params`. Untyped, it reads the `(key, value)` index alone (a JSON
 /// array and the string spelling it look alike there).
-pub(crate) fn meta_match(
-    m: &str,
-    k: &str,
-    v: &MetaValue,
-    typed: bool,
-    params: &mut Vec<Value>,
-) -> String {
+fn meta_match(m: &str, k: &str, v: &MetaValue, typed: bool, params: &mut Vec<Value>) -> String {
     params.push(Value::Text(k.to_owned()));
     let mut out = format!("{m}.key = ?{}", params.len());
     if typed {
@@ -59,11 +53,7 @@ pub(crate) fn meta_match(
 
 /// As [`filters`], leaving out metadata filter number `skip` (the one a
 /// driven query joins on instead).
-pub(crate) fn filters_except(
-    q: &ListQuery,
-    alias: &str,
-    skip: Option<usize>,
-) -> (String, Vec<Value>) {
+fn filters_except(q: &ListQuery, alias: &str, skip: Option<usize>) -> (String, Vec<Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     let bind = |params: &mut Vec<Value>, v: Value| {
@@ -111,6 +101,19 @@ pub(crate) fn filters_except(
         format!("WHERE {}", clauses.join(" AND "))
     };
     (sql, params)
+}
+
+/// The filters of `q` for a query led by metadata filter `i`, whose
+/// metadata rows are joined as `dm`: that filter's match on `dm`, then the
+/// others, as one condition (no WHERE keyword).
+pub(crate) fn led_filters(q: &ListQuery, alias: &str, i: usize) -> (String, Vec<Value>) {
+    let (k, v) = &q.meta[i];
+    let (rest, mut params) = filters_except(q, alias, Some(i));
+    let lead = meta_match("dm", k, v, true, &mut params);
+    match rest.strip_prefix("WHERE ") {
+        Some(rest) => (format!("{lead} AND {rest}"), params),
+        None => (lead, params),
+    }
 }
 
 /// The metadata filter to drive a list from, if one is selective enough.
@@ -231,17 +234,11 @@ impl Store {
                 ("FROM documents", w, p)
             }
             Some(i) => {
-                let (k, v) = &q.meta[i];
-                let (w, mut p) = filters_except(q, "", Some(i));
-                let driver = meta_match("dm", k, v, true, &mut p);
-                let w = match w.strip_prefix("WHERE ") {
-                    Some(rest) => format!("WHERE {driver} AND {rest}"),
-                    None => format!("WHERE {driver}"),
-                };
+                let (w, p) = led_filters(q, "", i);
                 // CROSS JOIN: SQLite keeps the metadata entries outermost.
                 (
                     "FROM metadata dm CROSS JOIN documents ON documents.id = dm.document_id",
-                    w,
+                    format!("WHERE {w}"),
                     p,
                 )
             }

@@ -460,13 +460,8 @@ impl Store {
                     ("", "CROSS JOIN documents d ON d.id = f.rowid", w, p)
                 }
                 Some(i) => {
-                    let (k, v) = &lq.meta[i];
-                    let (w, mut p) = crate::list::filters_except(&lq, "d.", Some(i));
-                    let driver = crate::list::meta_match("dm", k, v, true, &mut p);
-                    let w = match w.strip_prefix("WHERE ") {
-                        Some(rest) => format!("f.rowid = dm.document_id AND {driver} AND {rest}"),
-                        None => format!("f.rowid = dm.document_id AND {driver}"),
-                    };
+                    let (w, p) = crate::list::led_filters(&lq, "d.", i);
+                    let w = format!("f.rowid = dm.document_id AND {w}");
                     (
                         "metadata dm CROSS JOIN ",
                         "CROSS JOIN documents d ON d.id = f.rowid",
