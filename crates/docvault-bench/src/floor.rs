@@ -127,15 +127,21 @@ impl Floor {
 
     /// One document in a transaction of its own.
     pub(crate) fn create_one(&mut self, d: NewDocument) -> Result<(), String> {
-        self.transaction(std::iter::once(d))
+        self.transaction(std::iter::once(d), FTS_BATCH)
     }
 
     /// Many documents in one transaction, all indexed before it commits.
     pub(crate) fn import(&mut self, docs: Vec<NewDocument>) -> Result<(), String> {
-        self.transaction(docs)
+        self.transaction(docs, 1)
     }
 
-    fn transaction(&mut self, docs: impl IntoIterator<Item = NewDocument>) -> Result<(), String> {
+    /// Stores `docs` in one transaction and indexes the pending documents
+    /// in it if at least `index_from` are pending.
+    fn transaction(
+        &mut self,
+        docs: impl IntoIterator<Item = NewDocument>,
+        index_from: usize,
+    ) -> Result<(), String> {
         let e = |e: rusqlite::Error| e.to_string();
         let c = &self.conn;
         c.prepare_cached("BEGIN IMMEDIATE")
@@ -174,7 +180,7 @@ impl Floor {
             .map_err(e)?;
             self.pending.push((id, d.title, d.content));
         }
-        if self.pending.len() >= FTS_BATCH {
+        if self.pending.len() >= index_from {
             let mut st = c
                 .prepare_cached("INSERT INTO search (rowid, title, content) VALUES (?1, ?2, ?3)")
                 .map_err(e)?;

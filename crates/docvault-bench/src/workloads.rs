@@ -55,6 +55,21 @@ impl Ctx<'_> {
         m
     }
 
+    /// Runs `f` as a section whose memory is not the store's (the floor's
+    /// connection, Argon2id's derivations): its peak is kept out of the
+    /// run's and returned, in bytes, beside `f`'s result.
+    pub(crate) fn apart<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, String>,
+    ) -> Result<(T, u64), String> {
+        self.take_peak();
+        let run_peak = std::mem::take(&mut self.peak_rss);
+        let out = f(self)?;
+        self.take_peak();
+        let section_peak = std::mem::replace(&mut self.peak_rss, run_peak);
+        Ok((out, section_peak))
+    }
+
     /// Records a one-off timed phase (import, encrypting a store) that
     /// began at the last [`Ctx::take_peak`].
     pub(crate) fn record_phase(&mut self, name: &str, ops: u64, took: Duration) {
@@ -236,11 +251,11 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     // Its memory is not the store's: it is kept out of the run's peak.
     let floor = if opts.mode == Mode::Compare {
         let n = store.stats().map_err(err)?.documents as usize;
-        ctx.take_peak();
-        let run_peak = std::mem::take(&mut ctx.peak_rss);
-        let (floor, took) = populate_floor(&floor_dir, &corpus, n, ctx.progress)?;
-        ctx.record_phase("import_raw_sqlite", n as u64, took);
-        ctx.peak_rss = run_peak;
+        let (floor, _) = ctx.apart(|ctx| {
+            let (floor, took) = populate_floor(&floor_dir, &corpus, n, ctx.progress)?;
+            ctx.record_phase("import_raw_sqlite", n as u64, took);
+            Ok(floor)
+        })?;
         Some(floor)
     } else {
         None
@@ -401,21 +416,20 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             // (The pair's peak memory includes the floor's connection,
             // which is kept out of the run's peak.)
             let floor = std::sync::Mutex::new(crate::floor::Floor::open(floor)?);
-            ctx.take_peak();
-            let run_peak = std::mem::take(&mut ctx.peak_rss);
-            ctx.measure_pair(
-                ("create", "create_raw_sqlite"),
-                1,
-                1,
-                |_| (),
-                create,
-                |_| (),
-                |_, _| {
-                    let d = c.document(nx.fetch_add(1, Ordering::Relaxed));
-                    floor.lock().map_err(|e| e.to_string())?.create_one(d)
-                },
-            )?;
-            ctx.peak_rss = run_peak;
+            ctx.apart(|ctx| {
+                ctx.measure_pair(
+                    ("create", "create_raw_sqlite"),
+                    1,
+                    1,
+                    |_| (),
+                    create,
+                    |_| (),
+                    |_, _| {
+                        let d = c.document(nx.fetch_add(1, Ordering::Relaxed));
+                        floor.lock().map_err(|e| e.to_string())?.create_one(d)
+                    },
+                )
+            })?;
         } else {
             ctx.measure("create", t, 1, |_| (), create)?;
         }
@@ -518,11 +532,8 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     // ---- Encryption at rest --------------------------------------------
     let (open_encrypted_ms, peak_rss_encrypted) = if opts.mode == Mode::Compare {
         // Argon2id's memory is not the store's: measure this section apart.
-        ctx.take_peak();
-        let plaintext_peak = std::mem::take(&mut ctx.peak_rss);
-        let ms = crate::encryption::run(&mut ctx, &path, &corpus, all)?.open_ms;
-        ctx.take_peak();
-        let peak = std::mem::replace(&mut ctx.peak_rss, plaintext_peak);
+        let (ms, peak) =
+            ctx.apart(|ctx| Ok(crate::encryption::run(ctx, &path, &corpus, all)?.open_ms))?;
         (Some(ms), Some(peak))
     } else {
         (None, None)

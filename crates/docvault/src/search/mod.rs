@@ -446,32 +446,22 @@ impl Store {
             meta: q.meta.clone(),
             ..ListQuery::default()
         };
-        let driver = if filtered {
-            crate::list::metadata_driver(&tx, &lq, Some(DRIVE_MAX))?
-        } else {
-            None
-        };
+        // No metadata filter, no driver.
+        let driver = crate::list::metadata_driver(&tx, &lq, Some(DRIVE_MAX))?;
         let driven = driver.is_some();
-        let (lead, join, mut where_sql, mut args) = if filtered {
-            match driver {
-                None => {
-                    let (w, p) = crate::list::filters(&lq, "d.");
-                    let w = w.strip_prefix("WHERE ").unwrap_or(&w).to_string();
-                    ("", "CROSS JOIN documents d ON d.id = f.rowid", w, p)
-                }
-                Some(i) => {
-                    let (w, p) = crate::list::led_filters(&lq, "d.", i);
-                    let w = format!("f.rowid = dm.document_id AND {w}");
-                    (
-                        "metadata dm CROSS JOIN ",
-                        "CROSS JOIN documents d ON d.id = f.rowid",
-                        w,
-                        p,
-                    )
-                }
+        let join = "CROSS JOIN documents d ON d.id = f.rowid";
+        let (lead, join, mut where_sql, mut args) = match driver {
+            Some(i) => {
+                let (w, p) = crate::list::led_filters(&lq, "d.", i);
+                let w = format!("f.rowid = dm.document_id AND {w}");
+                ("metadata dm CROSS JOIN ", join, w, p)
             }
-        } else {
-            ("", "", String::new(), Vec::new())
+            None if filtered => {
+                let (w, p) = crate::list::filters(&lq, "d.");
+                let w = w.strip_prefix("WHERE ").unwrap_or(&w).to_string();
+                ("", join, w, p)
+            }
+            None => ("", "", String::new(), Vec::new()),
         };
         if !where_sql.is_empty() {
             where_sql = format!(" AND {where_sql}");
