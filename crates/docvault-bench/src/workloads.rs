@@ -505,6 +505,38 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                 |conn, rng| raw_get(conn, 1 + rng.below(all) as i64),
             )?;
         }
+        // The other read workloads with the cache off: the other half of
+        // each cache on/off pair (lists and searches never use the cache).
+        ctx.measure(
+            "get_zipf_uncached",
+            1,
+            4,
+            |_| (),
+            |_, rng| s.get(1 + zipf.sample(rng) as i64).map(drop).map_err(err),
+        )?;
+        ctx.measure(
+            "get_by_uuid_uncached",
+            1,
+            4,
+            |_| (),
+            |_, rng| {
+                s.get(uu[rng.below(uu.len() as u64) as usize])
+                    .map(drop)
+                    .map_err(err)
+            },
+        )?;
+        ctx.measure(
+            "get_batch10_uncached",
+            1,
+            4,
+            |_| (),
+            |_, rng| {
+                let batch: Vec<i64> = (0..10).map(|_| 1 + rng.below(hot) as i64).collect();
+                s.get_many(&batch, GetOptions::default())
+                    .map(drop)
+                    .map_err(err)
+            },
+        )?;
         // What reading the access figures' own table costs a bare
         // statement: part of the gap above that no layer of ours can close.
         ctx.measure_pair(
@@ -636,6 +668,25 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             ratios.push(Ratio {
                 name: "get_cached / get_raw_sqlite".into(),
                 threads: t,
+                ratio: a / b,
+                target: None,
+            });
+        }
+        if let (Some(a), Some(b)) = (ctx.find("get_cached", t), ctx.find("get_uncached", t)) {
+            ratios.push(Ratio {
+                name: "get_cached / get_uncached (cache on / off)".into(),
+                threads: t,
+                ratio: a / b,
+                target: None,
+            });
+        }
+    }
+    for on in ["get_zipf", "get_by_uuid", "get_batch10"] {
+        let off = format!("{on}_uncached");
+        if let (Some(a), Some(b)) = (ctx.find(on, 1), ctx.find(&off, 1)) {
+            ratios.push(Ratio {
+                name: format!("{on} / {off} (cache on / off)"),
+                threads: 1,
                 ratio: a / b,
                 target: None,
             });
@@ -880,7 +931,14 @@ mod tests {
             "get_uncached",
             "get_raw_sqlite",
             "get_batch10",
+            "get_zipf",
+            "get_zipf_uncached",
+            "get_by_uuid",
+            "get_by_uuid_uncached",
+            "get_batch10_uncached",
             "list_100",
+            "list_100_filtered",
+            "search_mid",
             "import_raw_sqlite",
             "create",
             "create_raw_sqlite",
@@ -901,6 +959,16 @@ mod tests {
                 .find(|r| r.name == name)
                 .unwrap_or_else(|| panic!("{name} missing"));
             assert!(r.ops > 0 && r.ops_per_sec > 0.0, "{name}: {r:?}");
+        }
+        for on in ["get_cached", "get_zipf", "get_by_uuid", "get_batch10"] {
+            assert!(
+                report
+                    .ratios
+                    .iter()
+                    .any(|r| r.name.starts_with(&format!("{on} / "))
+                        && r.name.ends_with("(cache on / off)")),
+                "{on}: no cache on/off ratio"
+            );
         }
         assert!(report.verdict.starts_with("VERDICT"));
         assert!(report.disk_over_content > 1.0);
