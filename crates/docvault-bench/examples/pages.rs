@@ -45,7 +45,7 @@ fn main() {
             .or_default() += 1;
     }
     let mut per: Vec<_> = per.into_iter().collect();
-    per.sort_by(|a, b| b.1.cmp(&a.1));
+    per.sort_by_key(|e| std::cmp::Reverse(e.1));
     println!(
         "{} frames, {commits} commits, {:.1} pages per commit",
         new.len(),
