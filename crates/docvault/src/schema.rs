@@ -129,6 +129,8 @@ CREATE TABLE store_meta (
     crate::search::schema::MIGRATION,
     // 2 -> 3: a larger FTS5 term buffer.
     crate::search::schema::MIGRATION_HASHSIZE,
+    // 3 -> 4: metadata changes reach the search index through the documents row.
+    crate::search::schema::MIGRATION_METADATA_VIA_DOCUMENTS,
 ];
 
 /// The schema version this build writes and reads.

@@ -906,4 +906,94 @@ mod tests {
         );
         assert_eq!(render("x", &Needles::default(), "<", ">"), "x");
     }
+
+    /// A version 3 store (metadata triggers on the metadata table) moves to
+    /// version 4 (metadata changes reach the index through the documents
+    /// row) with its index intact, and metadata changes made afterwards
+    /// still re-index their documents.
+    #[test]
+    fn a_version_3_store_keeps_its_index_and_follows_metadata_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("v3.db");
+        let store = Store::open(&db, Config::default()).unwrap();
+        let mut meta = crate::Metadata::new();
+        meta.insert("colour".into(), "crimson".into());
+        let indexed = store
+            .create(NewDocument {
+                metadata: meta.clone(),
+                ..NewDocument::new("Indexed", "first words")
+            })
+            .unwrap();
+        store.flush().unwrap();
+        let pending = store
+            .create(NewDocument {
+                metadata: meta,
+                ..NewDocument::new("Pending", "second words")
+            })
+            .unwrap();
+        // Closing would index the second document: leave it pending.
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let pending_rows = |c: &rusqlite::Connection| -> i64 {
+            c.query_row("SELECT count(*) FROM search_text WHERE pending", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        assert_eq!(pending_rows(&conn), 1);
+        std::mem::forget(store);
+        // What a version 3 file holds: step 1 -> 2's triggers, as written.
+        let tail = &schema::MIGRATION[schema::MIGRATION
+            .find("CREATE TRIGGER search_documents_update")
+            .unwrap()..];
+        conn.execute_batch(&format!(
+            "DROP TRIGGER search_documents_update; DROP TRIGGER search_documents_delete;
+             {tail} PRAGMA user_version = 3;"
+        ))
+        .unwrap();
+        let metadata_triggers = |c: &rusqlite::Connection| -> i64 {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'metadata'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(metadata_triggers(&conn), 3);
+        drop(conn);
+        // The leaked store holds the lock file; open a copy, as a second
+        // process would after a crash.
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&db, &copy).unwrap();
+        std::fs::copy(dir.path().join("v3.db-wal"), dir.path().join("copy.db-wal")).unwrap();
+        let store = Store::open(&copy, Config::default()).unwrap();
+        assert_eq!(crate::schema::version(&store.reader().unwrap()).unwrap(), 4);
+        assert_eq!(metadata_triggers(&store.reader().unwrap()), 0);
+        let ids = |text: &str| -> Vec<i64> {
+            let mut v: Vec<i64> = store
+                .search(&SearchQuery::new(text))
+                .unwrap()
+                .results
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ids("crimson"), vec![indexed.id, pending.id]);
+        assert_eq!(ids("words"), vec![indexed.id, pending.id]);
+        for id in [indexed.id, pending.id] {
+            let mut p = crate::DocumentPatch::default();
+            p.set_meta.insert("colour".into(), "teal".into());
+            store.update(id, p).unwrap();
+        }
+        assert_eq!(ids("crimson"), Vec::<i64>::new());
+        assert_eq!(ids("teal"), vec![indexed.id, pending.id]);
+        // Removing the entry takes its text out of the index too.
+        let mut p = crate::DocumentPatch::default();
+        p.unset_meta.push("colour".into());
+        store.update(indexed.id, p).unwrap();
+        assert_eq!(ids("teal"), vec![pending.id]);
+        assert!(store.check().unwrap().ok, "{:?}", store.check().unwrap());
+        store.close().unwrap();
+    }
 }
