@@ -131,6 +131,8 @@ CREATE TABLE store_meta (
     crate::search::schema::MIGRATION_HASHSIZE,
     // 3 -> 4: metadata changes reach the search index through the documents row.
     crate::search::schema::MIGRATION_METADATA_VIA_DOCUMENTS,
+    // 4 -> 5: new documents wait for the index by their id, with no row.
+    crate::search::schema::MIGRATION_ADOPT_NEW_DOCUMENTS,
 ];
 
 /// The schema version this build writes and reads.

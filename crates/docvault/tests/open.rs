@@ -280,11 +280,13 @@ fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
         .unwrap();
     s.close().unwrap();
     assert_eq!(fts_hashsize(&path), Some(8 << 20));
-    // Back to what a version 2 file holds.
+    // Back to what a version 2 file holds (as far as later steps look).
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
-            "DELETE FROM search_fts_config WHERE k = 'hashsize'; PRAGMA user_version = 2;",
+            "DELETE FROM search_fts_config WHERE k = 'hashsize';
+             DROP TABLE search_state;
+             PRAGMA user_version = 2;",
         )
         .unwrap();
     }

@@ -628,7 +628,10 @@ impl Store {
             conn.execute_batch(
                 "INSERT INTO search_fts(search_fts) VALUES ('delete-all');
                  INSERT INTO search_scratch(search_scratch) VALUES ('delete-all');
-                 DELETE FROM search_text;",
+                 DELETE FROM search_text;
+                 -- The batches below give every live document its row, so
+                 -- the flush must not adopt any on its own.
+                 UPDATE search_state SET adopted = coalesce((SELECT max(id) FROM documents), 0);",
             )?;
             // In batches, so the CJK scratch work stays small.
             let mut stmt = conn.prepare(
@@ -682,6 +685,7 @@ pub(crate) fn check_index(store: &Store, conn: &Connection) -> Result<Vec<String
     };
     list(
         "SELECT d.id FROM documents d WHERE d.status != 'deleted'
+         AND d.id <= (SELECT adopted FROM search_state)
          AND NOT EXISTS (SELECT 1 FROM search_text s WHERE s.doc_id = d.id) ORDER BY d.id",
         &|id| format!("search: document {id} is not indexed"),
     )?;
@@ -705,10 +709,9 @@ pub(crate) fn check_index(store: &Store, conn: &Connection) -> Result<Vec<String
         "SELECT doc_id FROM search_text EXCEPT SELECT id FROM search_fts_docsize ORDER BY 1",
         &|id| format!("search: index entry of document {id} is missing"),
     )?;
-    list(
-        "SELECT doc_id FROM search_text WHERE pending ORDER BY doc_id",
-        &|id| format!("search: document {id} is waiting to be indexed"),
-    )?;
+    list(schema::PENDING_IDS, &|id| {
+        format!("search: document {id} is waiting to be indexed")
+    })?;
     let scratch: i64 = conn.query_row("SELECT count(*) FROM search_scratch_terms", [], |r| {
         r.get(0)
     })?;
@@ -768,10 +771,15 @@ mod tests {
     use crate::{Config, NewDocument};
 
     fn pending(store: &Store) -> i64 {
-        let conn = store.reader().unwrap();
-        conn.query_row("SELECT count(*) FROM search_text WHERE pending", [], |r| {
-            r.get(0)
-        })
+        pending_on(&store.reader().unwrap())
+    }
+
+    fn pending_on(conn: &rusqlite::Connection) -> i64 {
+        conn.query_row(
+            &format!("SELECT count(*) FROM ({})", schema::PENDING_IDS),
+            [],
+            |r| r.get(0),
+        )
         .unwrap()
     }
 
@@ -837,12 +845,7 @@ mod tests {
         // A crash: the store is never closed, and the pending mark stays.
         std::mem::forget(store);
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let n: i64 = conn
-            .query_row("SELECT count(*) FROM search_text WHERE pending", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(pending_on(&conn), 1);
         drop(conn);
         std::fs::remove_file(crate::lock::lock_path(&db)).ok();
         // The leaked store still holds the lock in this process; a second
@@ -907,10 +910,11 @@ mod tests {
         assert_eq!(render("x", &Needles::default(), "<", ">"), "x");
     }
 
-    /// A version 3 store (metadata triggers on the metadata table) moves to
-    /// version 4 (metadata changes reach the index through the documents
-    /// row) with its index intact, and metadata changes made afterwards
-    /// still re-index their documents.
+    /// A version 3 store (metadata triggers on the metadata table, a
+    /// `search_text` row for every live document) moves to the latest
+    /// version (4: metadata changes reach the index through the documents
+    /// row; 5: new documents wait by their id) with its index intact,
+    /// pending document included, and later writes are indexed.
     #[test]
     fn a_version_3_store_keeps_its_index_and_follows_metadata_changes() {
         let dir = tempfile::tempdir().unwrap();
@@ -925,7 +929,7 @@ mod tests {
             })
             .unwrap();
         store.flush().unwrap();
-        let pending = store
+        let waiting = store
             .create(NewDocument {
                 metadata: meta,
                 ..NewDocument::new("Pending", "second words")
@@ -933,23 +937,29 @@ mod tests {
             .unwrap();
         // Closing would index the second document: leave it pending.
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let pending_rows = |c: &rusqlite::Connection| -> i64 {
-            c.query_row("SELECT count(*) FROM search_text WHERE pending", [], |r| {
-                r.get(0)
-            })
-            .unwrap()
-        };
-        assert_eq!(pending_rows(&conn), 1);
+        assert_eq!(pending_on(&conn), 1);
         std::mem::forget(store);
-        // What a version 3 file holds: step 1 -> 2's triggers, as written.
+        // What a version 3 file holds: every live document has its
+        // search_text row (pending or not), no search_state, and step
+        // 1 -> 2's triggers as written.
         let tail = &schema::MIGRATION[schema::MIGRATION
-            .find("CREATE TRIGGER search_documents_update")
+            .find("CREATE TRIGGER search_flush_pending")
             .unwrap()..];
         conn.execute_batch(&format!(
-            "DROP TRIGGER search_documents_update; DROP TRIGGER search_documents_delete;
+            "INSERT INTO search_text (doc_id)
+                 SELECT id FROM documents WHERE id > (SELECT adopted FROM search_state);
+             DROP TABLE search_state;
+             DROP TRIGGER search_flush_pending;
+             DROP TRIGGER search_documents_update;
+             DROP TRIGGER search_documents_delete;
              {tail} PRAGMA user_version = 3;"
         ))
         .unwrap();
+        let rows = |c: &rusqlite::Connection, sql: &str| -> i64 {
+            c.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(rows(&conn, "SELECT 1 FROM search_text WHERE pending"), 1);
         let metadata_triggers = |c: &rusqlite::Connection| -> i64 {
             c.query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'metadata'",
@@ -966,7 +976,10 @@ mod tests {
         std::fs::copy(&db, &copy).unwrap();
         std::fs::copy(dir.path().join("v3.db-wal"), dir.path().join("copy.db-wal")).unwrap();
         let store = Store::open(&copy, Config::default()).unwrap();
-        assert_eq!(crate::schema::version(&store.reader().unwrap()).unwrap(), 4);
+        assert_eq!(
+            crate::schema::version(&store.reader().unwrap()).unwrap(),
+            crate::schema::LATEST
+        );
         assert_eq!(metadata_triggers(&store.reader().unwrap()), 0);
         let ids = |text: &str| -> Vec<i64> {
             let mut v: Vec<i64> = store
@@ -979,21 +992,102 @@ mod tests {
             v.sort();
             v
         };
-        assert_eq!(ids("crimson"), vec![indexed.id, pending.id]);
-        assert_eq!(ids("words"), vec![indexed.id, pending.id]);
-        for id in [indexed.id, pending.id] {
+        assert_eq!(ids("crimson"), vec![indexed.id, waiting.id]);
+        assert_eq!(ids("words"), vec![indexed.id, waiting.id]);
+        for id in [indexed.id, waiting.id] {
             let mut p = crate::DocumentPatch::default();
             p.set_meta.insert("colour".into(), "teal".into());
             store.update(id, p).unwrap();
         }
         assert_eq!(ids("crimson"), Vec::<i64>::new());
-        assert_eq!(ids("teal"), vec![indexed.id, pending.id]);
+        assert_eq!(ids("teal"), vec![indexed.id, waiting.id]);
         // Removing the entry takes its text out of the index too.
         let mut p = crate::DocumentPatch::default();
         p.unset_meta.push("colour".into());
         store.update(indexed.id, p).unwrap();
-        assert_eq!(ids("teal"), vec![pending.id]);
+        assert_eq!(ids("teal"), vec![waiting.id]);
+        let late = store
+            .create(NewDocument::new("Late", "third words"))
+            .unwrap();
+        assert_eq!(ids("words"), vec![indexed.id, waiting.id, late.id]);
+        assert_eq!(pending(&store), 0);
         assert!(store.check().unwrap().ok, "{:?}", store.check().unwrap());
         store.close().unwrap();
+    }
+
+    /// A new document waits for the index by its id alone; every write that
+    /// can reach it before the flush adopts it leaves the index right.
+    #[test]
+    fn documents_written_again_before_their_first_flush_are_indexed_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path().join("s.db"),
+            Config {
+                access_flush_interval: std::time::Duration::from_secs(3600),
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let conn = store.reader().unwrap();
+        let rows = |sql: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let mk = |t: &str| store.create(NewDocument::new(t, "kiwi")).unwrap().id;
+        let updated = mk("updated");
+        let deleted = mk("deleted");
+        let restored = mk("restored");
+        let gone = mk("gone");
+        let plain = mk("plain");
+        // A create writes nothing for search.
+        assert_eq!(rows("SELECT 1 FROM search_text"), 0);
+        assert_eq!(pending(&store), 5);
+        store
+            .update(
+                updated,
+                crate::DocumentPatch {
+                    content: Some("kiwi tui".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        store.delete(deleted, None).unwrap();
+        store.delete(restored, None).unwrap();
+        store.undelete(restored, None).unwrap();
+        store.hard_delete(gone, None).unwrap();
+        // The update and the undelete marked theirs through a row.
+        assert_eq!(rows("SELECT 1 FROM search_text WHERE pending"), 2);
+        assert_eq!(pending(&store), 3);
+        let found = |text: &str| -> Vec<i64> {
+            let mut v: Vec<i64> = store
+                .search(&SearchQuery::new(text))
+                .unwrap()
+                .results
+                .iter()
+                .map(|h| h.id)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(found("kiwi"), vec![updated, restored, plain]);
+        assert_eq!(found("tui"), vec![updated]);
+        assert_eq!(pending(&store), 0);
+        assert_eq!(rows("SELECT 1 FROM search_text"), 3);
+        let adopted: i64 = conn
+            .query_row("SELECT adopted FROM search_state", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(adopted, plain);
+        // Undeleting after the flush marks the document through its row.
+        store.undelete(deleted, None).unwrap();
+        assert_eq!(found("kiwi"), vec![updated, deleted, restored, plain]);
+        // A rebuild with new documents waiting indexes each of them once.
+        let fresh = mk("fresh");
+        assert_eq!(store.reindex().unwrap(), 5);
+        assert_eq!(
+            found("kiwi"),
+            vec![updated, deleted, restored, plain, fresh]
+        );
+        drop(conn);
+        assert!(store.check().unwrap().ok, "{:?}", store.check().unwrap());
     }
 }

@@ -1,5 +1,5 @@
-//! The search index's tables and triggers (schema steps 1 -> 2, 2 -> 3
-//! and 3 -> 4).
+//! The search index's tables and triggers (schema steps 1 -> 2 to
+//! 4 -> 5).
 //!
 //! Consistency: every change to `documents` fires a trigger, in the same
 //! statement and so the same transaction as the write; the write path in
@@ -8,6 +8,8 @@
 //! rewrites: see [`MIGRATION_METADATA_VIA_DOCUMENTS`].) A change takes the
 //! document's entry out of the index at once (FTS5 needs the old values to
 //! do that, and only the trigger has them) and marks the document pending.
+//! A new document needs no mark: it is pending by its id (see
+//! [`MIGRATION_ADOPT_NEW_DOCUMENTS`]).
 //! [`FLUSH_PENDING`] indexes all pending documents from their current rows,
 //! in one FTS5 segment. It runs through the writer when a search (or
 //! `check`, `flush`, `close`) finds writes it has not seen indexed, once a
@@ -122,8 +124,9 @@ pub(crate) use may_hold_cjk;
 /// from a trigger at every operation instead cost an FTS5 flush per
 /// operation (FTS5 writes its pending terms out at every statement
 /// savepoint), which made imports five times slower: measured.
-pub(crate) const FLUSH_PENDING: &str =
-    "INSERT INTO search_flush (id) SELECT NULL WHERE EXISTS (SELECT 1 FROM search_text WHERE pending)";
+pub(crate) const FLUSH_PENDING: &str = "INSERT INTO search_flush (id) SELECT NULL
+    WHERE EXISTS (SELECT 1 FROM search_text WHERE pending)
+       OR (SELECT max(id) FROM documents) > (SELECT adopted FROM search_state)";
 
 /// Pending documents that make a COMMIT index them itself.
 macro_rules! index_batch {
@@ -136,15 +139,64 @@ macro_rules! index_batch {
 pub(crate) const INDEX_BATCH: i64 = index_batch!();
 
 /// [`FLUSH_PENDING`] when at least `index_batch!()` documents are
-/// pending; run by the writer before every COMMIT (counting stops at the
-/// batch size on the partial index of pending rows, so the test is cheap).
+/// pending; run by the writer before every COMMIT (both counts stop at the
+/// batch size, on the partial index of pending rows and on a rowid range
+/// of `documents`, so the test is cheap).
 pub(crate) const FLUSH_PENDING_IF_MANY: &str = concat!(
     "INSERT INTO search_flush (id) SELECT NULL WHERE
     (SELECT count(*) FROM (SELECT 1 FROM search_text WHERE pending LIMIT ",
     index_batch!(),
+    ")) + (SELECT count(*) FROM (SELECT 1 FROM documents
+        WHERE id > (SELECT adopted FROM search_state) LIMIT ",
+    index_batch!(),
     ")) >= ",
     index_batch!()
 );
+
+/// SQL: the documents waiting to be indexed, in id order: those marked
+/// pending and the live ones created since the last flush.
+pub(crate) const PENDING_IDS: &str = "SELECT doc_id FROM search_text WHERE pending
+    UNION SELECT id FROM documents
+    WHERE id > (SELECT adopted FROM search_state) AND status != 'deleted'
+    ORDER BY 1";
+
+/// The flush trigger's work once its pending documents all have their
+/// `search_text` row: fill in each one's metadata text and CJK text, add
+/// its entry to the index, clear its mark. (The body of
+/// `search_flush_pending` in both versions of that trigger.)
+macro_rules! flush_body {
+    () => {
+        concat!(
+            r#"    UPDATE search_text SET meta = (
+            SELECT group_concat(CAST(m.value AS TEXT), ' ' ORDER BY m.key) FROM metadata m
+            WHERE m.document_id = search_text.doc_id
+              AND m.value_type IN ('string', 'integer', 'float', 'json')),
+        title_cjk = NULL, content_cjk = NULL, meta_cjk = NULL
+    WHERE pending;
+    INSERT INTO search_scratch (rowid, t, c, m)
+        SELECT d.id, d.title, d.content, s.meta
+        FROM search_text s JOIN documents d ON d.id = s.doc_id
+        WHERE s.pending AND ("#,
+    may_hold_cjk!("d.title"),
+    r#" OR "#,
+    may_hold_cjk!("d.content"),
+    r#" OR "#,
+    may_hold_cjk!("s.meta"),
+    r#");
+    UPDATE search_text SET title_cjk = g.title_cjk, content_cjk = g.content_cjk, meta_cjk = g.meta_cjk
+        FROM search_cjk_grams AS g
+        WHERE g.doc = search_text.doc_id AND EXISTS (SELECT 1 FROM search_scratch_terms);
+    INSERT INTO search_scratch (search_scratch) SELECT 'delete-all'
+        WHERE EXISTS (SELECT 1 FROM search_scratch_terms);
+    INSERT INTO search_fts (rowid, title, content, meta, title_cjk, content_cjk, meta_cjk)
+        SELECT d.id, d.title, d.content, s.meta, s.title_cjk, s.content_cjk, s.meta_cjk
+        FROM search_text s JOIN documents d ON d.id = s.doc_id
+        WHERE s.pending;
+    UPDATE search_text SET pending = 0 WHERE pending;
+"#
+        )
+    };
+}
 
 /// Schema step 1 -> 2: the search index. The CJK tests are spliced in from
 /// the macros above.
@@ -243,33 +295,9 @@ FROM grams GROUP BY doc;
 CREATE TABLE search_flush (id INTEGER PRIMARY KEY);
 CREATE TRIGGER search_flush_pending AFTER INSERT ON search_flush BEGIN
     DELETE FROM search_flush;
-    UPDATE search_text SET meta = (
-            SELECT group_concat(CAST(m.value AS TEXT), ' ' ORDER BY m.key) FROM metadata m
-            WHERE m.document_id = search_text.doc_id
-              AND m.value_type IN ('string', 'integer', 'float', 'json')),
-        title_cjk = NULL, content_cjk = NULL, meta_cjk = NULL
-    WHERE pending;
-    INSERT INTO search_scratch (rowid, t, c, m)
-        SELECT d.id, d.title, d.content, s.meta
-        FROM search_text s JOIN documents d ON d.id = s.doc_id
-        WHERE s.pending AND ("#,
-    may_hold_cjk!("d.title"),
-    r#" OR "#,
-    may_hold_cjk!("d.content"),
-    r#" OR "#,
-    may_hold_cjk!("s.meta"),
-    r#");
-    UPDATE search_text SET title_cjk = g.title_cjk, content_cjk = g.content_cjk, meta_cjk = g.meta_cjk
-        FROM search_cjk_grams AS g
-        WHERE g.doc = search_text.doc_id AND EXISTS (SELECT 1 FROM search_scratch_terms);
-    INSERT INTO search_scratch (search_scratch) SELECT 'delete-all'
-        WHERE EXISTS (SELECT 1 FROM search_scratch_terms);
-    INSERT INTO search_fts (rowid, title, content, meta, title_cjk, content_cjk, meta_cjk)
-        SELECT d.id, d.title, d.content, s.meta, s.title_cjk, s.content_cjk, s.meta_cjk
-        FROM search_text s JOIN documents d ON d.id = s.doc_id
-        WHERE s.pending;
-    UPDATE search_text SET pending = 0 WHERE pending;
-END;
+"#,
+    flush_body!(),
+    r#"END;
 
 CREATE TRIGGER search_documents_insert AFTER INSERT ON documents
 WHEN new.status != 'deleted' BEGIN
@@ -374,6 +402,41 @@ BEGIN
     INSERT INTO search_text (doc_id) SELECT new.id WHERE new.status != 'deleted';
 END;
 "#;
+
+/// Schema step 4 -> 5: a create writes nothing for search. Its document
+/// is pending by its id alone: every live document with an id above
+/// `search_state.adopted` is, whether or not it has a `search_text` row
+/// (ids only grow: `AUTOINCREMENT`). The flush first gives each of them
+/// its row, in one statement, and moves the mark past the last document,
+/// then indexes as before. The insert trigger wrote a `search_text` row
+/// and an entry in its pending index for every create, two of the ~27
+/// pages a one-document create wrote (`examples/pages`), one by one.
+/// Updates, deletes and undeletes still mark their document through its
+/// row: a document the flush has adopted is not new any more.
+pub(crate) const MIGRATION_ADOPT_NEW_DOCUMENTS: &str = concat!(
+    r#"
+-- The highest document id the index has adopted: a live document above it
+-- waits to be indexed even without a search_text row.
+CREATE TABLE search_state (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    adopted INTEGER NOT NULL
+);
+-- Every live document has its row already.
+INSERT INTO search_state (id, adopted) VALUES (1, coalesce((SELECT max(id) FROM documents), 0));
+DROP TRIGGER IF EXISTS search_documents_insert;
+DROP TRIGGER IF EXISTS search_flush_pending;
+CREATE TRIGGER search_flush_pending AFTER INSERT ON search_flush BEGIN
+    DELETE FROM search_flush;
+    INSERT INTO search_text (doc_id)
+        SELECT id FROM documents
+        WHERE id > (SELECT adopted FROM search_state) AND status != 'deleted'
+        ON CONFLICT (doc_id) DO NOTHING;
+    UPDATE search_state SET adopted = (SELECT max(id) FROM documents)
+        WHERE (SELECT max(id) FROM documents) > adopted;
+"#,
+    flush_body!(),
+    "END;\n"
+);
 
 /// Schema step 2 -> 3: FTS5 keeps up to 8 MiB of new terms in memory
 /// before writing a segment (its default is 1 MiB). An import indexes its
