@@ -23,7 +23,10 @@ const HEAD_KEY: &str = "audit_head";
 pub struct AuditEntry {
     /// Sequence number, increasing.
     pub id: i64,
-    /// When the change committed.
+    /// When the change committed. Never earlier than the previous
+    /// entry's: if the clock steps back, entries keep the previous time
+    /// until it catches up, so the trail's order by time is its order by
+    /// id.
     pub timestamp: Timestamp,
     /// What was done: create, update, delete, hard_delete, undelete, restore.
     pub operation: String,
@@ -130,7 +133,11 @@ pub(crate) fn append(tx: &Connection, e: &NewEntry<'_>) -> Result<i64> {
     // as every insert, so the next id is known before inserting: the hash
     // (which covers the id) goes in with the row.
     let id = head_id + 1;
-    let ts = Timestamp::now().0;
+    let last_ts: Option<i64> = tx
+        .prepare_cached("SELECT ts FROM audit_log WHERE id = ?1")?
+        .query_row([head_id], |r| r.get(0))
+        .optional()?;
+    let ts = Timestamp::now().0.max(last_ts.unwrap_or(i64::MIN));
     let old = e.old.map(|v| v.to_string());
     let new = e.new.map(|v| v.to_string());
     let hash = entry_hash(
@@ -198,25 +205,49 @@ pub(crate) fn query(conn: &rusqlite::Connection, q: &AuditQuery) -> Result<Vec<A
             format!("{limit} is not between 1 and 100000"),
         ));
     }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM audit_log
-         WHERE (?1 IS NULL OR document_id = ?1)
-           AND (?2 IS NULL OR operation = ?2)
-           AND (?3 IS NULL OR ts >= ?3)
-           AND (?4 IS NULL OR ts < ?4)
-         ORDER BY id DESC LIMIT ?5"
-    );
+    // Only the filters given, each a plain comparison: a generic
+    // `(?1 IS NULL OR document_id = ?1)` compiles to one plan for every
+    // binding, and that plan scanned the whole trail (the readers keep
+    // plans stable, QPSG), leaving the document, operation and time
+    // indexes unused: 30-40 ms per filtered query at 110,000 entries.
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(d) = q.document_id {
+        clauses.push("document_id = ?");
+        values.push(d.into());
+    }
+    if let Some(op) = &q.operation {
+        clauses.push("operation = ?");
+        values.push(op.clone().into());
+    }
+    if let Some(t) = q.since {
+        clauses.push("ts >= ?");
+        values.push(t.0.into());
+    }
+    if let Some(t) = q.until {
+        clauses.push("ts < ?");
+        values.push(t.0.into());
+    }
+    values.push(limit.into());
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    // Time alone: the time index gives the range already in order (time
+    // never goes back along the trail, see `AuditEntry::timestamp`), and
+    // the query stops after `limit` entries wherever the range lies.
+    let time_only = q.document_id.is_none()
+        && q.operation.is_none()
+        && (q.since.is_some() || q.until.is_some());
+    let order = if time_only {
+        "ts DESC, id DESC"
+    } else {
+        "id DESC"
+    };
+    let sql = format!("SELECT {COLUMNS} FROM audit_log {filter} ORDER BY {order} LIMIT ?");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            q.document_id,
-            q.operation,
-            q.since.map(|t| t.0),
-            q.until.map(|t| t.0),
-            limit
-        ],
-        row_to_entry,
-    )?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values), row_to_entry)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
