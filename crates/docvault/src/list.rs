@@ -141,18 +141,7 @@ pub(crate) fn metadata_driver(
     if q.meta.is_empty() {
         return Ok(None);
     }
-    let (sql, p) = count_from_summary(&ListQuery {
-        meta: Vec::new(),
-        created_after: None,
-        created_before: None,
-        updated_after: None,
-        updated_before: None,
-        ..q.clone()
-    })
-    .expect("a query without metadata or time filters is summarised");
-    let candidates: i64 = conn
-        .prepare_cached(&sql)?
-        .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?;
+    let candidates = doc_count(conn, q)?;
     let bound = (candidates / 10 + 1).min(cap.unwrap_or(i64::MAX));
     let mut best: Option<(usize, i64)> = None;
     for (i, (k, v)) in q.meta.iter().enumerate() {
@@ -170,6 +159,93 @@ pub(crate) fn metadata_driver(
         }
     }
     Ok(best.map(|(i, _)| i))
+}
+
+/// Whether a typed match of `v` is exactly an untyped match in the
+/// `(key, value)` index: true for a string that cannot be mistaken for a
+/// JSON array or object (those are stored as text too). Values compare by
+/// storage class there, so the string "1" never equals the integer 1.
+fn index_exact(v: &MetaValue) -> bool {
+    matches!(v, MetaValue::String(s) if !s.starts_with(['[', '{']))
+}
+
+/// The total of a query with a common metadata filter, counted from that
+/// filter's entries in the `(key, value)` index instead of by probing each
+/// candidate's metadata rows.
+///
+/// The probes land all over the metadata table, so a count over 100,000
+/// candidates read most of its pages (0.12 s for a filter matching 14% of
+/// them); the filter's own entries are one short run of the index. The
+/// entries are matched against the status and type filters through the
+/// documents those filters keep (`IN`, from a covering index), or, for the
+/// default filter alone (not deleted), through the deleted ones (`NOT
+/// IN`): usually few, where `status != 'deleted'` would read every
+/// document. Only for a string filter (typed and untyped matches agree, see
+/// [`index_exact`]) and without time filters (their documents come from no
+/// covering index).
+fn count_from_metadata_index(q: &ListQuery) -> Option<(String, Vec<Value>)> {
+    let simple_times = q.created_after.is_none()
+        && q.created_before.is_none()
+        && q.updated_after.is_none()
+        && q.updated_before.is_none();
+    if !simple_times {
+        return None;
+    }
+    let lead = q.meta.iter().position(|(_, v)| index_exact(v))?;
+    let (k, v) = &q.meta[lead];
+    let mut params = Vec::new();
+    let lead_match = meta_match("e", k, v, false, &mut params);
+    let mut sql =
+        format!("SELECT count(*) FROM metadata e INDEXED BY metadata_key_value WHERE {lead_match}");
+    // The status and type filters alone, as one condition on `documents`.
+    let mut doc = Vec::new();
+    if let Some(t) = q.doc_type {
+        params.push(Value::Text(t.as_str().into()));
+        doc.push(format!("doc_type = ?{}", params.len()));
+    }
+    match q.status {
+        Some(st) => {
+            params.push(Value::Text(st.as_str().into()));
+            doc.push(format!("status = ?{}", params.len()));
+        }
+        None if !q.include_deleted && doc.is_empty() => sql.push_str(
+            " AND e.document_id NOT IN (SELECT id FROM documents WHERE status = 'deleted')",
+        ),
+        None if !q.include_deleted => doc.push("status != 'deleted'".into()),
+        None => {}
+    }
+    if !doc.is_empty() {
+        sql.push_str(&format!(
+            " AND e.document_id IN (SELECT id FROM documents WHERE {})",
+            doc.join(" AND ")
+        ));
+    }
+    for (i, (k, v)) in q.meta.iter().enumerate() {
+        if i != lead {
+            let m = meta_match("m", k, v, true, &mut params);
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM metadata m WHERE m.document_id = e.document_id AND {m})"
+            ));
+        }
+    }
+    Some((sql, params))
+}
+
+/// Documents kept by the status and type filters of `q`, from
+/// `doc_counts`.
+fn doc_count(conn: &rusqlite::Connection, q: &ListQuery) -> Result<i64> {
+    let plain = ListQuery {
+        meta: Vec::new(),
+        created_after: None,
+        created_before: None,
+        updated_after: None,
+        updated_before: None,
+        ..q.clone()
+    };
+    let (sql, p) = count_from_summary(&plain).expect("no metadata or time filters");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?)
 }
 
 /// For a query filtered by status and type only, the total from the
@@ -228,7 +304,13 @@ impl Store {
         let conn = self.reader()?;
         // The FROM clause and the filters, starting from a selective
         // metadata filter's index entries when there is one.
-        let (from, where_sql, mut params) = match metadata_driver(&conn, q, None)? {
+        let driver = metadata_driver(&conn, q, None)?;
+        // A common metadata filter: count from its index entries.
+        let meta_count = match driver {
+            None if !q.meta.is_empty() => count_from_metadata_index(q),
+            _ => None,
+        };
+        let (from, where_sql, mut params) = match driver {
             None => {
                 let (w, p) = filters(q, "");
                 ("FROM documents", w, p)
@@ -268,7 +350,7 @@ impl Store {
             let seq = self.flush_seq();
             // One read transaction: the total and the page agree.
             conn.prepare_cached("BEGIN")?.execute([])?;
-            let total: i64 = match count_from_summary(q) {
+            let total: i64 = match count_from_summary(q).or_else(|| meta_count.clone()) {
                 Some((sql, p)) => conn
                     .prepare_cached(&sql)?
                     .query_row(rusqlite::params_from_iter(p.iter()), |r| r.get(0))?,
@@ -278,10 +360,15 @@ impl Store {
                         r.get(0)
                     })?,
             };
-            let rows = conn
-                .prepare_cached(&page_sql)?
-                .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // Past the last match the page is empty: skip the query, which
+            // would probe every candidate to find nothing.
+            let rows = if total > q.offset {
+                conn.prepare_cached(&page_sql)?
+                    .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
             conn.prepare_cached("COMMIT")?.execute([])?;
             let docs: Option<Vec<_>> = rows
                 .into_iter()

@@ -332,6 +332,15 @@ fn selective_and_common_metadata_filters_agree_with_filtering_by_hand() {
                     } else {
                         MetaValue::from("team")
                     },
+                )
+                // The same text as a JSON array and as a string.
+                .meta(
+                    "tags",
+                    if i % 2 == 0 {
+                        MetaValue::Json(serde_json::json!(["a"]))
+                    } else {
+                        MetaValue::from(r#"["a"]"#)
+                    },
                 ),
             )
             .unwrap();
@@ -355,6 +364,19 @@ fn selective_and_common_metadata_filters_agree_with_filtering_by_hand() {
         ],
         // Same value, other type: a string "1" is not the integer 1.
         vec![("group".into(), MetaValue::from("1"))],
+        // A string spelling a JSON array is not the array.
+        vec![("tags".into(), MetaValue::from(r#"["a"]"#))],
+        vec![("tags".into(), MetaValue::Json(serde_json::json!(["a"])))],
+        // A common string with a selective one, either first.
+        vec![
+            ("owner".into(), MetaValue::from("team")),
+            ("ticket".into(), MetaValue::from("T-7")),
+        ],
+        vec![
+            ("ticket".into(), MetaValue::from("T-8")),
+            ("owner".into(), MetaValue::from("team")),
+        ],
+        vec![("owner".into(), MetaValue::from("team"))],
     ];
     let mut driven_seen = false;
     for meta in &filters {
