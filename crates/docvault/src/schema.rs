@@ -133,6 +133,8 @@ CREATE TABLE store_meta (
     crate::search::schema::MIGRATION_METADATA_VIA_DOCUMENTS,
     // 4 -> 5: new documents wait for the index by their id, with no row.
     crate::search::schema::MIGRATION_ADOPT_NEW_DOCUMENTS,
+    // 5 -> 6: whether the audit trail's times run in id order.
+    crate::audit::MIGRATION_TIME_ORDER,
 ];
 
 /// The schema version this build writes and reads.

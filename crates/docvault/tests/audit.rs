@@ -212,33 +212,118 @@ fn filters_agree_with_filtering_the_whole_trail_by_hand() {
     assert_eq!(combos, 5 * 5 * 3 * 3 * 2);
 }
 
-/// An entry's time is never earlier than its predecessor's, whatever the
-/// clock says: here the newest entry's time is moved ahead (as a clock
-/// stepped back would leave it), and the next entry keeps that time.
+fn time_ordered(path: &std::path::Path) -> Option<String> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row(
+        "SELECT value FROM store_meta WHERE key = 'audit_time_ordered'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+/// Ids of the entries a query returns.
+fn ids(s: &Store, q: AuditQuery) -> Vec<i64> {
+    s.audit(&q).unwrap().iter().map(|e| e.id).collect()
+}
+
+/// A clock stepped back a little (here: the newest entry's time moved two
+/// minutes ahead) leaves the next entry at the previous time, so times stay
+/// in id order; a large step (an hour) is recorded as it is, and time
+/// filters then walk the trail by id: newest first means the same with
+/// every filter.
 #[test]
-fn entry_times_never_go_backwards() {
+fn clock_steps_back_keep_time_queries_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
     let s = Store::open(&path, Config::default()).unwrap();
     let d = s.create(NewDocument::new("t", "1")).unwrap();
     s.close().unwrap();
-    let ahead = docvault::Timestamp::now().0 + 3_600_000_000;
-    tamper(
-        &path,
-        &format!("UPDATE audit_log SET ts = {ahead} WHERE id = (SELECT max(id) FROM audit_log)"),
-    );
+    assert_eq!(time_ordered(&path).as_deref(), Some("1"));
+    let ahead = |us: i64| {
+        let t = docvault::Timestamp::now().0 + us;
+        tamper(
+            &path,
+            &format!("UPDATE audit_log SET ts = {t} WHERE id = (SELECT max(id) FROM audit_log)"),
+        );
+        t
+    };
+    let small = ahead(120_000_000);
     let s = Store::open(&path, Config::default()).unwrap();
     s.delete(d.id, None).unwrap();
     let all = s.audit(&AuditQuery::default()).unwrap();
     assert_eq!(all[0].operation, "delete");
-    assert_eq!(all[0].timestamp.0, ahead);
-    // Filtering by time sees both, newest first.
-    let since = s
-        .audit(&AuditQuery {
-            since: Some(docvault::Timestamp(ahead)),
+    assert_eq!(all[0].timestamp.0, small);
+    s.close().unwrap();
+    assert_eq!(time_ordered(&path).as_deref(), Some("1"));
+
+    let large = ahead(3_600_000_000);
+    let s = Store::open(&path, Config::default()).unwrap();
+    s.undelete(d.id, None).unwrap();
+    let all = s.audit(&AuditQuery::default()).unwrap();
+    assert_eq!(all[0].operation, "undelete");
+    assert!(all[0].timestamp.0 < large, "recorded as it is");
+    assert_eq!(time_ordered(&path).as_deref(), Some("0"));
+    // Newest first by id, with or without a time filter.
+    let by_id: Vec<i64> = all.iter().map(|e| e.id).collect();
+    let since_start = AuditQuery {
+        since: Some(docvault::Timestamp(0)),
+        ..Default::default()
+    };
+    assert_eq!(ids(&s, since_start), by_id);
+    let limited = AuditQuery {
+        since: Some(docvault::Timestamp(0)),
+        limit: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(ids(&s, limited), vec![by_id[0]]);
+    let until = AuditQuery {
+        until: Some(docvault::Timestamp(large)),
+        ..Default::default()
+    };
+    let want: Vec<i64> = all
+        .iter()
+        .filter(|e| e.timestamp.0 < large)
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids(&s, until), want);
+}
+
+/// A store from before schema 6 learns on opening whether its trail's
+/// times run in id order.
+#[test]
+fn opening_an_older_store_checks_the_order_of_its_times() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, inverted) in [("ordered.db", false), ("inverted.db", true)] {
+        let path = dir.path().join(name);
+        let s = Store::open(&path, Config::default()).unwrap();
+        for i in 0..3 {
+            s.create(NewDocument::new(format!("t{i}"), "1")).unwrap();
+        }
+        s.close().unwrap();
+        tamper(
+            &path,
+            &format!(
+                "DELETE FROM store_meta WHERE key = 'audit_time_ordered';
+                 {}
+                 PRAGMA user_version = 5;",
+                if inverted {
+                    "UPDATE audit_log SET ts = ts + 3600000000 WHERE id = 1;"
+                } else {
+                    ""
+                }
+            ),
+        );
+        let s = Store::open(&path, Config::default()).unwrap();
+        assert_eq!(s.stats().unwrap().schema_version, docvault::schema::LATEST);
+        s.close().unwrap();
+        let want = if inverted { "0" } else { "1" };
+        assert_eq!(time_ordered(&path).as_deref(), Some(want), "{name}");
+        let s = Store::open(&path, Config::default()).unwrap();
+        let q = AuditQuery {
+            since: Some(docvault::Timestamp(0)),
             ..Default::default()
-        })
-        .unwrap();
-    let ops: Vec<&str> = since.iter().map(|e| e.operation.as_str()).collect();
-    assert_eq!(ops, ["delete", "create"]);
+        };
+        assert_eq!(ids(&s, q), vec![3, 2, 1], "{name}");
+    }
 }

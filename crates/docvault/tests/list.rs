@@ -385,6 +385,8 @@ fn selective_and_common_metadata_filters_agree_with_filtering_by_hand() {
             (Some(DocType::Api), None, false),
             (None, Some(Status::Deleted), false),
             (Some(DocType::Tutorial), None, true),
+            (None, None, true),
+            (Some(DocType::Design), Some(Status::Active), false),
         ] {
             for (sort, order) in [
                 (SortField::Title, Order::Asc),

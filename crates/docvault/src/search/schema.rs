@@ -141,7 +141,10 @@ pub(crate) const INDEX_BATCH: i64 = index_batch!();
 /// [`FLUSH_PENDING`] when at least `index_batch!()` documents are
 /// pending; run by the writer before every COMMIT (both counts stop at the
 /// batch size, on the partial index of pending rows and on a rowid range
-/// of `documents`, so the test is cheap).
+/// of `documents`, so the test is cheap). The sum can overcount: a new
+/// document written again before its first flush is in both parts, and a
+/// new one already soft-deleted in the second. That only flushes a little
+/// early.
 pub(crate) const FLUSH_PENDING_IF_MANY: &str = concat!(
     "INSERT INTO search_flush (id) SELECT NULL WHERE
     (SELECT count(*) FROM (SELECT 1 FROM search_text WHERE pending LIMIT ",
@@ -318,8 +321,8 @@ BEGIN
 END;
 
 -- Hard delete. The cascade has already removed the metadata rows (their
--- triggers did nothing: the document row was gone), but search_text still
--- holds the metadata text as indexed.
+-- triggers, until step 3 -> 4 removed them, did nothing: the document row
+-- was gone), but search_text still holds the metadata text as indexed.
 CREATE TRIGGER search_documents_delete AFTER DELETE ON documents BEGIN
     INSERT INTO search_fts (search_fts, rowid, title, content, meta, title_cjk, content_cjk, meta_cjk)
         SELECT 'delete', s.doc_id, old.title, old.content, s.meta, s.title_cjk, s.content_cjk, s.meta_cjk
@@ -378,9 +381,10 @@ END;
 /// there: it takes an indexed document out of the index and leaves it
 /// pending, as for a new title. The metadata table has no triggers left,
 /// so a create's metadata rows are plain inserts: its three per-entry
-/// triggers, each looking the new document up in `search_text` to find it
-/// pending, made one-document creates 1.1x slower (three alternating runs of
-/// `examples/creates` on a 100,000-document store, the trigger dropped).
+/// triggers each looked the new document up in `search_text` only to find
+/// it pending. (Dropping them sped one-document creates up 1.1x in three
+/// alternating runs of `examples/creates`; over more runs, and with step
+/// 4 -> 5, creates moved within noise and imports ran 1.06-1.22x faster.)
 /// A change to null or boolean values only (never indexed) now re-indexes
 /// the document too: harmless, and rare.
 pub(crate) const MIGRATION_METADATA_VIA_DOCUMENTS: &str = r#"
