@@ -153,6 +153,32 @@ fn access_counts_exact_under_racing_flushes(cache_capacity_bytes: usize) {
     }
 }
 
+/// With the cache off and flushes every millisecond, each read reports
+/// exactly the reads so far, its own included, whichever flush it meets.
+/// (The racing-flush tests above check only that counts grow and end
+/// right: a constant offset would pass them.)
+#[test]
+fn every_uncached_read_reports_the_exact_count_across_flushes() {
+    let (_dir, s) = common::store_with(Config {
+        access_flush_interval: Duration::from_millis(1),
+        cache_capacity_bytes: 0,
+        ..Config::default()
+    });
+    let a = s.create(NewDocument::new("a", "x")).unwrap().id;
+    let b = s.create(NewDocument::new("b", "x")).unwrap().id;
+    let mut reads = [0i64; 2];
+    for i in 0..3000 {
+        // Mostly a, sometimes b: b's figures age out of the last flush.
+        let (k, id) = if i % 7 == 0 { (1, b) } else { (0, a) };
+        reads[k] += 1;
+        let d = s.get(id).unwrap();
+        assert_eq!(d.access_count, reads[k], "read {i} of document {id}");
+        if i % 500 == 0 {
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    }
+}
+
 #[test]
 fn defect_access_queue_dropped_updates_at_close() {
     let dir = tempfile::tempdir().unwrap();
