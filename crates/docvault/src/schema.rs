@@ -135,6 +135,8 @@ CREATE TABLE store_meta (
     crate::search::schema::MIGRATION_ADOPT_NEW_DOCUMENTS,
     // 5 -> 6: whether the audit trail's times run in id order.
     crate::audit::MIGRATION_TIME_ORDER,
+    // 6 -> 7: index entries are taken out at the flush, not at each write.
+    crate::search::schema::MIGRATION_DEFER_REMOVALS,
 ];
 
 /// The schema version this build writes and reads.

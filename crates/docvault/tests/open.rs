@@ -286,6 +286,7 @@ fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
         c.execute_batch(
             "DELETE FROM search_fts_config WHERE k = 'hashsize';
              DROP TABLE search_state;
+             DROP TABLE search_removals;
              PRAGMA user_version = 2;",
         )
         .unwrap();

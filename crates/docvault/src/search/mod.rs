@@ -629,6 +629,7 @@ impl Store {
                 "INSERT INTO search_fts(search_fts) VALUES ('delete-all');
                  INSERT INTO search_scratch(search_scratch) VALUES ('delete-all');
                  DELETE FROM search_text;
+                 DELETE FROM search_removals;
                  -- The batches below give every live document its row, so
                  -- the flush must not adopt any on its own.
                  UPDATE search_state SET adopted = coalesce((SELECT max(id) FROM documents), 0);",
@@ -712,6 +713,10 @@ pub(crate) fn check_index(store: &Store, conn: &Connection) -> Result<Vec<String
     list(schema::PENDING_IDS, &|id| {
         format!("search: document {id} is waiting to be indexed")
     })?;
+    list(
+        "SELECT DISTINCT doc_id FROM search_removals ORDER BY doc_id",
+        &|id| format!("search: an old index entry of document {id} is waiting to be removed"),
+    )?;
     let scratch: i64 = conn.query_row("SELECT count(*) FROM search_scratch_terms", [], |r| {
         r.get(0)
     })?;
@@ -949,6 +954,7 @@ mod tests {
             "INSERT INTO search_text (doc_id)
                  SELECT id FROM documents WHERE id > (SELECT adopted FROM search_state);
              DROP TABLE search_state;
+             DROP TABLE search_removals;
              DROP TRIGGER search_flush_pending;
              DROP TRIGGER search_documents_update;
              DROP TRIGGER search_documents_delete;
@@ -1087,6 +1093,60 @@ mod tests {
             found("kiwi"),
             vec![updated, deleted, restored, plain, fresh]
         );
+        drop(conn);
+        assert!(store.check().unwrap().ok, "{:?}", store.check().unwrap());
+    }
+
+    /// Updates and hard deletes leave the index alone until the flush: the
+    /// old entries wait in `search_removals` (FTS5 writes no segment), and
+    /// the flush that a search starts with takes them out.
+    #[test]
+    fn removals_wait_for_the_flush_and_searches_never_see_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path().join("s.db"),
+            Config {
+                access_flush_interval: std::time::Duration::from_secs(3600),
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let ids: Vec<i64> = (0..10)
+            .map(|i| {
+                store
+                    .create(NewDocument::new(format!("kakapo {i}"), "parrot"))
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        store.flush().unwrap();
+        let conn = store.reader().unwrap();
+        let rows = |sql: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let segments = || rows("SELECT 1 FROM search_fts_data");
+        let before = segments();
+        for &id in &ids[..8] {
+            store
+                .update(
+                    id,
+                    crate::DocumentPatch {
+                        content: Some("kea".into()),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        }
+        store.hard_delete(ids[8], None).unwrap();
+        store.delete(ids[9], None).unwrap();
+        assert_eq!(rows("SELECT 1 FROM search_removals"), 10);
+        assert_eq!(segments(), before, "no FTS5 write before the flush");
+        let total = |text: &str| store.search(&SearchQuery::new(text)).unwrap().total;
+        assert_eq!(total("parrot"), 0);
+        assert_eq!(total("kea"), 8);
+        assert_eq!(total("kakapo"), 8);
+        assert_eq!(rows("SELECT 1 FROM search_removals"), 0);
         drop(conn);
         assert!(store.check().unwrap().ok, "{:?}", store.check().unwrap());
     }
