@@ -152,6 +152,60 @@ impl Ctx<'_> {
     }
 }
 
+/// The gets besides uniform ones by id: Zipf-skewed ids, uuids of the hot
+/// set, batches of 10 from the hot set. Run with the cache on and again
+/// with it off, as pairs.
+struct KeyedReads<'a> {
+    zipf: &'a Zipf,
+    uuids: &'a [uuid::Uuid],
+    hot: u64,
+}
+
+impl KeyedReads<'_> {
+    /// Measures the three on one thread, named `get_zipf{suffix}` and so
+    /// on, sampling latency one operation in `every[i]`.
+    fn measure(
+        &self,
+        ctx: &mut Ctx,
+        s: &Store,
+        suffix: &str,
+        every: [u64; 3],
+    ) -> Result<(), String> {
+        let (zipf, uu, hot) = (self.zipf, self.uuids, self.hot);
+        ctx.measure(
+            &format!("get_zipf{suffix}"),
+            1,
+            every[0],
+            |_| (),
+            |_, rng| s.get(1 + zipf.sample(rng) as i64).map(drop).map_err(err),
+        )?;
+        ctx.measure(
+            &format!("get_by_uuid{suffix}"),
+            1,
+            every[1],
+            |_| (),
+            |_, rng| {
+                s.get(uu[rng.below(uu.len() as u64) as usize])
+                    .map(drop)
+                    .map_err(err)
+            },
+        )?;
+        ctx.measure(
+            &format!("get_batch10{suffix}"),
+            1,
+            every[2],
+            |_| (),
+            |_, rng| {
+                let batch: Vec<i64> = (0..10).map(|_| 1 + rng.below(hot) as i64).collect();
+                s.get_many(&batch, GetOptions::default())
+                    .map(drop)
+                    .map_err(err)
+            },
+        )?;
+        Ok(())
+    }
+}
+
 pub(crate) fn err(e: docvault::Error) -> String {
     e.to_string()
 }
@@ -307,37 +361,12 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         )?;
     }
     let zipf = Zipf::new(num_docs, 1.1);
-    ctx.measure(
-        "get_zipf",
-        1,
-        32,
-        |_| (),
-        |_, rng| s.get(1 + zipf.sample(rng) as i64).map(drop).map_err(err),
-    )?;
-    let uu = &uuids;
-    ctx.measure(
-        "get_by_uuid",
-        1,
-        32,
-        |_| (),
-        |_, rng| {
-            s.get(uu[rng.below(uu.len() as u64) as usize])
-                .map(drop)
-                .map_err(err)
-        },
-    )?;
-    ctx.measure(
-        "get_batch10",
-        1,
-        8,
-        |_| (),
-        |_, rng| {
-            let batch: Vec<i64> = (0..10).map(|_| 1 + rng.below(hot) as i64).collect();
-            s.get_many(&batch, GetOptions::default())
-                .map(drop)
-                .map_err(err)
-        },
-    )?;
+    let keyed = KeyedReads {
+        zipf: &zipf,
+        uuids: &uuids,
+        hot,
+    };
+    keyed.measure(&mut ctx, s, "", [32, 32, 8])?;
     s.clear_cache();
     let all = num_docs as u64;
     ctx.measure(
@@ -507,36 +536,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         }
         // The other read workloads with the cache off: the other half of
         // each cache on/off pair (lists and searches never use the cache).
-        ctx.measure(
-            "get_zipf_uncached",
-            1,
-            4,
-            |_| (),
-            |_, rng| s.get(1 + zipf.sample(rng) as i64).map(drop).map_err(err),
-        )?;
-        ctx.measure(
-            "get_by_uuid_uncached",
-            1,
-            4,
-            |_| (),
-            |_, rng| {
-                s.get(uu[rng.below(uu.len() as u64) as usize])
-                    .map(drop)
-                    .map_err(err)
-            },
-        )?;
-        ctx.measure(
-            "get_batch10_uncached",
-            1,
-            4,
-            |_| (),
-            |_, rng| {
-                let batch: Vec<i64> = (0..10).map(|_| 1 + rng.below(hot) as i64).collect();
-                s.get_many(&batch, GetOptions::default())
-                    .map(drop)
-                    .map_err(err)
-            },
-        )?;
+        keyed.measure(&mut ctx, s, "_uncached", [4, 4, 4])?;
         // What reading the access figures' own table costs a bare
         // statement: part of the gap above that no layer of ours can close.
         ctx.measure_pair(

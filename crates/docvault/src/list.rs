@@ -184,11 +184,7 @@ fn index_exact(v: &MetaValue) -> bool {
 /// [`index_exact`]) and without time filters (their documents come from no
 /// covering index).
 fn count_from_metadata_index(q: &ListQuery) -> Option<(String, Vec<Value>)> {
-    let simple_times = q.created_after.is_none()
-        && q.created_before.is_none()
-        && q.updated_after.is_none()
-        && q.updated_before.is_none();
-    if !simple_times {
+    if time_filtered(q) {
         return None;
     }
     let lead = q.meta.iter().position(|(_, v)| index_exact(v))?;
@@ -231,6 +227,14 @@ fn count_from_metadata_index(q: &ListQuery) -> Option<(String, Vec<Value>)> {
     Some((sql, params))
 }
 
+/// Whether `q` filters by creation or update time.
+fn time_filtered(q: &ListQuery) -> bool {
+    q.created_after.is_some()
+        || q.created_before.is_some()
+        || q.updated_after.is_some()
+        || q.updated_before.is_some()
+}
+
 /// Documents kept by the status and type filters of `q`, from
 /// `doc_counts`.
 fn doc_count(conn: &rusqlite::Connection, q: &ListQuery) -> Result<i64> {
@@ -252,12 +256,7 @@ fn doc_count(conn: &rusqlite::Connection, q: &ListQuery) -> Result<i64> {
 /// trigger-kept `doc_counts` table (a few rows) instead of a count over
 /// every document.
 fn count_from_summary(q: &ListQuery) -> Option<(String, Vec<Value>)> {
-    let simple = q.meta.is_empty()
-        && q.created_after.is_none()
-        && q.created_before.is_none()
-        && q.updated_after.is_none()
-        && q.updated_before.is_none();
-    if !simple {
+    if !q.meta.is_empty() || time_filtered(q) {
         return None;
     }
     let mut sql = String::from("SELECT coalesce(sum(n), 0) FROM doc_counts WHERE 1");

@@ -780,12 +780,38 @@ mod tests {
     }
 
     fn pending_on(conn: &rusqlite::Connection) -> i64 {
-        conn.query_row(
-            &format!("SELECT count(*) FROM ({})", schema::PENDING_IDS),
-            [],
-            |r| r.get(0),
+        rows(conn, schema::PENDING_IDS)
+    }
+
+    /// The rows `sql` returns.
+    fn rows(conn: &rusqlite::Connection, sql: &str) -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A store whose background round stays out of the way.
+    fn quiet_store(dir: &tempfile::TempDir) -> Store {
+        Store::open(
+            dir.path().join("s.db"),
+            Config {
+                access_flush_interval: std::time::Duration::from_secs(3600),
+                ..Config::default()
+            },
         )
         .unwrap()
+    }
+
+    /// Ids of the documents a search for `text` finds, in id order.
+    fn search_ids(store: &Store, text: &str) -> Vec<i64> {
+        let mut v: Vec<i64> = store
+            .search(&SearchQuery::new(text))
+            .unwrap()
+            .results
+            .iter()
+            .map(|h| h.id)
+            .collect();
+        v.sort();
+        v
     }
 
     #[test]
@@ -797,15 +823,7 @@ mod tests {
     #[test]
     fn writes_are_indexed_in_batches_and_every_search_sees_them() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path().join("s.db"),
-            Config {
-                // Keep the background round out of the way.
-                access_flush_interval: std::time::Duration::from_secs(3600),
-                ..Config::default()
-            },
-        )
-        .unwrap();
+        let store = quiet_store(&dir);
         let d = store
             .create(NewDocument::new("Quokka", "marsupial notes"))
             .unwrap();
@@ -961,10 +979,6 @@ mod tests {
              {tail} PRAGMA user_version = 3;"
         ))
         .unwrap();
-        let rows = |c: &rusqlite::Connection, sql: &str| -> i64 {
-            c.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
-                .unwrap()
-        };
         assert_eq!(rows(&conn, "SELECT 1 FROM search_text WHERE pending"), 1);
         let metadata_triggers = |c: &rusqlite::Connection| -> i64 {
             c.query_row(
@@ -987,17 +1001,7 @@ mod tests {
             crate::schema::LATEST
         );
         assert_eq!(metadata_triggers(&store.reader().unwrap()), 0);
-        let ids = |text: &str| -> Vec<i64> {
-            let mut v: Vec<i64> = store
-                .search(&SearchQuery::new(text))
-                .unwrap()
-                .results
-                .iter()
-                .map(|h| h.id)
-                .collect();
-            v.sort();
-            v
-        };
+        let ids = |text: &str| search_ids(&store, text);
         assert_eq!(ids("crimson"), vec![indexed.id, waiting.id]);
         assert_eq!(ids("words"), vec![indexed.id, waiting.id]);
         for id in [indexed.id, waiting.id] {
@@ -1026,19 +1030,8 @@ mod tests {
     #[test]
     fn documents_written_again_before_their_first_flush_are_indexed_right() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path().join("s.db"),
-            Config {
-                access_flush_interval: std::time::Duration::from_secs(3600),
-                ..Config::default()
-            },
-        )
-        .unwrap();
+        let store = quiet_store(&dir);
         let conn = store.reader().unwrap();
-        let rows = |sql: &str| -> i64 {
-            conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
-                .unwrap()
-        };
         let mk = |t: &str| store.create(NewDocument::new(t, "kiwi")).unwrap().id;
         let updated = mk("updated");
         let deleted = mk("deleted");
@@ -1046,7 +1039,7 @@ mod tests {
         let gone = mk("gone");
         let plain = mk("plain");
         // A create writes nothing for search.
-        assert_eq!(rows("SELECT 1 FROM search_text"), 0);
+        assert_eq!(rows(&conn, "SELECT 1 FROM search_text"), 0);
         assert_eq!(pending(&store), 5);
         store
             .update(
@@ -1062,23 +1055,13 @@ mod tests {
         store.undelete(restored, None).unwrap();
         store.hard_delete(gone, None).unwrap();
         // The update and the undelete marked theirs through a row.
-        assert_eq!(rows("SELECT 1 FROM search_text WHERE pending"), 2);
+        assert_eq!(rows(&conn, "SELECT 1 FROM search_text WHERE pending"), 2);
         assert_eq!(pending(&store), 3);
-        let found = |text: &str| -> Vec<i64> {
-            let mut v: Vec<i64> = store
-                .search(&SearchQuery::new(text))
-                .unwrap()
-                .results
-                .iter()
-                .map(|h| h.id)
-                .collect();
-            v.sort();
-            v
-        };
+        let found = |text: &str| search_ids(&store, text);
         assert_eq!(found("kiwi"), vec![updated, restored, plain]);
         assert_eq!(found("tui"), vec![updated]);
         assert_eq!(pending(&store), 0);
-        assert_eq!(rows("SELECT 1 FROM search_text"), 3);
+        assert_eq!(rows(&conn, "SELECT 1 FROM search_text"), 3);
         let adopted: i64 = conn
             .query_row("SELECT adopted FROM search_state", [], |r| r.get(0))
             .unwrap();
@@ -1103,14 +1086,7 @@ mod tests {
     #[test]
     fn removals_wait_for_the_flush_and_searches_never_see_them() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            dir.path().join("s.db"),
-            Config {
-                access_flush_interval: std::time::Duration::from_secs(3600),
-                ..Config::default()
-            },
-        )
-        .unwrap();
+        let store = quiet_store(&dir);
         let ids: Vec<i64> = (0..10)
             .map(|i| {
                 store
@@ -1121,11 +1097,7 @@ mod tests {
             .collect();
         store.flush().unwrap();
         let conn = store.reader().unwrap();
-        let rows = |sql: &str| -> i64 {
-            conn.query_row(&format!("SELECT count(*) FROM ({sql})"), [], |r| r.get(0))
-                .unwrap()
-        };
-        let segments = || rows("SELECT 1 FROM search_fts_data");
+        let segments = || rows(&conn, "SELECT 1 FROM search_fts_data");
         let before = segments();
         for &id in &ids[..8] {
             store
@@ -1140,13 +1112,13 @@ mod tests {
         }
         store.hard_delete(ids[8], None).unwrap();
         store.delete(ids[9], None).unwrap();
-        assert_eq!(rows("SELECT 1 FROM search_removals"), 10);
+        assert_eq!(rows(&conn, "SELECT 1 FROM search_removals"), 10);
         assert_eq!(segments(), before, "no FTS5 write before the flush");
         let total = |text: &str| store.search(&SearchQuery::new(text)).unwrap().total;
         assert_eq!(total("parrot"), 0);
         assert_eq!(total("kea"), 8);
         assert_eq!(total("kakapo"), 8);
-        assert_eq!(rows("SELECT 1 FROM search_removals"), 0);
+        assert_eq!(rows(&conn, "SELECT 1 FROM search_removals"), 0);
         drop(conn);
         assert!(store.check().unwrap().ok, "{:?}", store.check().unwrap());
     }

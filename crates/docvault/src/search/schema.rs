@@ -170,8 +170,8 @@ pub(crate) const PENDING_IDS: &str = "SELECT doc_id FROM search_text WHERE pendi
 
 /// The flush trigger's work once its pending documents all have their
 /// `search_text` row: fill in each one's metadata text and CJK text, add
-/// its entry to the index, clear its mark. (The body of
-/// `search_flush_pending` in both versions of that trigger.)
+/// its entry to the index, clear its mark. (The end of
+/// `search_flush_pending` in every version of that trigger.)
 macro_rules! flush_body {
     () => {
         concat!(
@@ -456,6 +456,19 @@ CREATE TRIGGER search_flush_pending AFTER INSERT ON search_flush BEGIN
     "END;\n"
 );
 
+/// In a documents trigger: keeps the values the `old` row's index entry
+/// was built from (if it has one) for the next flush to take out, and
+/// drops its `search_text` row.
+macro_rules! take_out_old {
+    () => {
+        r#"    INSERT INTO search_removals (doc_id, title, content, meta, title_cjk, content_cjk, meta_cjk)
+        SELECT s.doc_id, old.title, old.content, s.meta, s.title_cjk, s.content_cjk, s.meta_cjk
+        FROM search_text s WHERE s.doc_id = old.id AND NOT s.pending;
+    DELETE FROM search_text WHERE doc_id = old.id;
+"#
+    };
+}
+
 /// Schema step 6 -> 7: taking a changed document's entry out of the index
 /// waits for the flush too. The triggers still run at the write, while the
 /// old values exist, but they copy those values into `search_removals`;
@@ -489,20 +502,16 @@ WHEN old.id IS NOT new.id OR old.title IS NOT new.title OR old.content IS NOT ne
      OR (old.status = 'deleted') IS NOT (new.status = 'deleted')
      OR old.metadata IS NOT new.metadata
 BEGIN
-    INSERT INTO search_removals (doc_id, title, content, meta, title_cjk, content_cjk, meta_cjk)
-        SELECT s.doc_id, old.title, old.content, s.meta, s.title_cjk, s.content_cjk, s.meta_cjk
-        FROM search_text s WHERE s.doc_id = old.id AND NOT s.pending;
-    DELETE FROM search_text WHERE doc_id = old.id;
-    INSERT INTO search_text (doc_id) SELECT new.id WHERE new.status != 'deleted';
+"#,
+    take_out_old!(),
+    r#"    INSERT INTO search_text (doc_id) SELECT new.id WHERE new.status != 'deleted';
 END;
 -- Hard delete (the metadata rows are gone already; search_text holds the
 -- metadata text as indexed).
 CREATE TRIGGER search_documents_delete AFTER DELETE ON documents BEGIN
-    INSERT INTO search_removals (doc_id, title, content, meta, title_cjk, content_cjk, meta_cjk)
-        SELECT s.doc_id, old.title, old.content, s.meta, s.title_cjk, s.content_cjk, s.meta_cjk
-        FROM search_text s WHERE s.doc_id = old.id AND NOT s.pending;
-    DELETE FROM search_text WHERE doc_id = old.id;
-END;
+"#,
+    take_out_old!(),
+    r#"END;
 CREATE TRIGGER search_flush_pending AFTER INSERT ON search_flush BEGIN
     DELETE FROM search_flush;
     INSERT INTO search_fts (search_fts, rowid, title, content, meta, title_cjk, content_cjk, meta_cjk)
