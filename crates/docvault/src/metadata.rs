@@ -53,9 +53,16 @@ pub(crate) fn to_json_column(m: &Metadata) -> String {
 /// Reads the JSON metadata column `i` of a documents row.
 pub(crate) fn from_json_column(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Metadata> {
     let text = r.get_ref(i)?.as_str()?;
-    serde_json::from_str(text).map_err(|e| {
+    parse_json_column(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// Parses the metadata column. Floats come back bit for bit: serde_json's
+/// default float parser can be one unit in the last place off, so the
+/// workspace enables its `float_roundtrip` feature.
+pub(crate) fn parse_json_column(text: &str) -> serde_json::Result<Metadata> {
+    serde_json::from_str(text)
 }
 
 /// Metadata of one document as the indexed table holds it (for `check`).
@@ -88,4 +95,37 @@ pub(crate) fn remove(conn: &Connection, id: i64, key: &str) -> Result<bool> {
         .prepare_cached("DELETE FROM metadata WHERE document_id = ?1 AND key = ?2")?
         .execute(params![id, key])?
         > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn meta_value() -> impl Strategy<Value = MetaValue> {
+        let text = "[a-z\"\\\\/\u{0}-\u{1f} éü日{}\\[\\]:,]{0,12}";
+        prop_oneof![
+            Just(MetaValue::Null),
+            any::<bool>().prop_map(MetaValue::Bool),
+            any::<i64>().prop_map(MetaValue::Integer),
+            proptest::num::f64::NORMAL
+                .prop_union(proptest::num::f64::SUBNORMAL)
+                .or(proptest::num::f64::ZERO)
+                .prop_map(MetaValue::Float),
+            text.prop_map(MetaValue::String),
+            proptest::collection::vec(text, 0..4).prop_map(|v| MetaValue::Json(v.into())),
+            (text, any::<i64>())
+                .prop_map(|(k, n)| MetaValue::Json(serde_json::json!({ k: [n, null] }))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn metadata_column_round_trips(
+            m in proptest::collection::btree_map("[a-z_\"\\\\é]{1,8}", meta_value(), 0..6)
+        ) {
+            let text = to_json_column(&m);
+            prop_assert_eq!(parse_json_column(&text).unwrap(), m);
+        }
+    }
 }

@@ -441,6 +441,38 @@ fn metadata_types_round_trip_exactly() {
     assert!(MetaValue::from_json(serde_json::json!(u64::MAX)).is_err());
 }
 
+/// Regression: serde_json's default float parser is not always exact, and
+/// a document read back from disk (its metadata column is JSON) returned
+/// 1.865947633148075e74 for 1.8659476331480753e74. Found by the round-trip
+/// property test in `metadata`.
+#[test]
+fn metadata_floats_read_back_bit_for_bit() {
+    let (_d, s) = common::store_with(docvault::Config {
+        cache_capacity_bytes: 0,
+        ..Default::default()
+    });
+    let hard = 1.865_947_633_148_075_3e74_f64;
+    // The same value as a user would type it, parsed as the CLI parses JSON.
+    let typed: serde_json::Value = serde_json::from_str("1.8659476331480753e74").unwrap();
+    let doc = s
+        .create(
+            NewDocument::new("t", "x")
+                .meta("f", hard)
+                .meta("typed", MetaValue::from_json(typed).unwrap()),
+        )
+        .unwrap();
+    let got = s.get(doc.id).unwrap();
+    assert_eq!(got.metadata["f"], MetaValue::Float(hard));
+    assert_eq!(got.metadata["typed"], MetaValue::Float(hard));
+    let listed = s
+        .list(&docvault::ListQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(listed.documents[0].metadata["f"], MetaValue::Float(hard));
+}
+
 #[test]
 fn metadata_set_replace_and_remove() {
     let (_d, s) = common::store();
