@@ -12,24 +12,8 @@ use std::time::{Duration, Instant};
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn glibc() -> String {
-    #[repr(C)]
-    struct MallInfo2 {
-        arena: usize,
-        ordblks: usize,
-        smblks: usize,
-        hblks: usize,
-        hblkhd: usize,
-        usmblks: usize,
-        fsmblks: usize,
-        uordblks: usize,
-        fordblks: usize,
-        keepcost: usize,
-    }
-    extern "C" {
-        fn mallinfo2() -> MallInfo2;
-    }
     // SAFETY: mallinfo2 only reads glibc's allocator statistics.
-    let m = unsafe { mallinfo2() };
+    let m = unsafe { libc::mallinfo2() };
     format!(
         "glibc holds {} KiB, uses {} KiB",
         (m.arena + m.hblkhd) >> 10,
@@ -43,22 +27,10 @@ fn glibc() -> String {
 }
 
 fn mimalloc_commit_kib() -> usize {
-    extern "C" {
-        fn mi_process_info(
-            elapsed: *mut usize,
-            user: *mut usize,
-            sys: *mut usize,
-            rss: *mut usize,
-            peak_rss: *mut usize,
-            commit: *mut usize,
-            peak_commit: *mut usize,
-            faults: *mut usize,
-        );
-    }
     let mut v = [0usize; 8];
     let [a, b, c, d, e, f, g, h] = &mut v;
     // SAFETY: every pointer is to a distinct, writable usize.
-    unsafe { mi_process_info(a, b, c, d, e, f, g, h) };
+    unsafe { libmimalloc_sys::mi_process_info(a, b, c, d, e, f, g, h) };
     v[5] >> 10
 }
 
