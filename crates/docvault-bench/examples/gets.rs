@@ -1,6 +1,6 @@
 //! Profiling aid: uncached gets (cache off) of uniformly random ids on
 //! THREADS threads (default 1) for SECS seconds. `gets DB [SECS] [THREADS]`
-//! on an existing store.
+//! on an existing store; `DV_READERS` sets the pool size (default: cores).
 // The CLI's allocator, so that profiles match `docvault bench`.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -14,6 +14,10 @@ fn main() {
         &db,
         docvault::Config {
             cache_capacity_bytes: 0,
+            readers: std::env::var("DV_READERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(docvault::Config::default().readers),
             ..Default::default()
         },
     )
