@@ -1,7 +1,7 @@
 //! `docvault bench`: the benchmark suite (see the `docvault-bench` crate).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use docvault::Error;
@@ -113,10 +113,20 @@ pub fn bench(ctx: &Ctx, a: BenchArgs) -> Result<Outcome, Error> {
         duration: Duration::from_secs_f64(a.duration),
         db,
     };
+    // A results file that cannot be written fails now, not after minutes
+    // of measuring.
+    let created = match &a.json_file {
+        Some(path) => probe_writable(path)?,
+        None => false,
+    };
     let tty = std::io::stderr().is_terminal();
     let mut bar = Bar { bar: None, tty };
-    let report = docvault_bench::run(&opts, &mut bar)
-        .map_err(|e| Error::Io(std::io::Error::other(format!("benchmark failed: {e}"))))?;
+    let report = docvault_bench::run(&opts, &mut bar).map_err(|e| {
+        if let (true, Some(path)) = (created, &a.json_file) {
+            let _ = std::fs::remove_file(path);
+        }
+        Error::Io(std::io::Error::other(format!("benchmark failed: {e}")))
+    })?;
     if tty {
         eprint!("\r\x1b[2K");
     }
@@ -124,14 +134,29 @@ pub fn bench(ctx: &Ctx, a: BenchArgs) -> Result<Outcome, Error> {
     if let Some(path) = &a.json_file {
         let text = serde_json::to_string_pretty(&json)
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-        std::fs::write(path, text + "\n").map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot write {}: {e}", path.display()),
-            ))
-        })?;
+        std::fs::write(path, text + "\n").map_err(|e| cannot_write(path, e))?;
     }
     Ok(Outcome::new(json, report.to_table()))
+}
+
+fn cannot_write(path: &Path, e: std::io::Error) -> Error {
+    Error::Io(std::io::Error::new(
+        e.kind(),
+        format!("cannot write {}: {e}", path.display()),
+    ))
+}
+
+/// Opens `path` for writing without truncating it; returns whether it had
+/// to be created (so a failed run can remove it again).
+fn probe_writable(path: &Path) -> Result<bool, Error> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| cannot_write(path, e))?;
+    Ok(!existed)
 }
 
 /// `bench --json FILE` names a file, while `--json` alone is the global

@@ -1105,3 +1105,89 @@ fn key_file_option_and_plaintext_stores() {
     let (kind, _) = env.err(&["--key-file", bad.to_str().unwrap(), "stats"], 1);
     assert_eq!(kind, "validation");
 }
+
+/// `docvault bench` with no `--db`: it builds a store of its own.
+fn bench_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("bench")
+        .args(args)
+        .env_remove("DOCVAULT_DB")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `bench --json FILE` writes the contract scripts read: `num_docs`, and a
+/// result per workload and thread count with its rate and latencies.
+#[test]
+fn bench_writes_its_json_contract() {
+    let env = Env::new();
+    let file = env.path("bench.json");
+    let out = bench_cmd(&[
+        "--mode",
+        "optimized",
+        "--num-docs",
+        "200",
+        "--threads",
+        "1,2",
+        "--duration",
+        "0.05",
+        "--json",
+    ])
+    .arg(&file)
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("VERDICT"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["num_docs"], 200);
+    let results = v["results"].as_array().unwrap();
+    let find = |name: &str, threads: u64| {
+        results
+            .iter()
+            .find(|r| r["name"] == name && r["threads"] == threads)
+            .unwrap_or_else(|| panic!("no {name} on {threads} threads in {v}"))
+    };
+    for (name, threads) in [
+        ("get_cached", 1),
+        ("get_cached", 2),
+        ("get_batch10", 1),
+        ("list_100", 1),
+        ("list_100", 2),
+        ("create", 1),
+        ("create", 2),
+        ("update", 1),
+        ("mixed_90_10", 1),
+        ("mixed_90_10", 2),
+    ] {
+        let r = find(name, threads);
+        assert!(r["ops_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+        let p = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k} in {r}"));
+        assert!(
+            0.0 < p("p50_us") && p("p50_us") <= p("p95_us") && p("p95_us") <= p("p99_us"),
+            "{r}"
+        );
+    }
+}
+
+/// A results file that cannot be written is an error before the run, not
+/// after minutes of measuring (the default is 100,000 documents).
+#[test]
+fn bench_refuses_an_unwritable_json_file_before_running() {
+    let env = Env::new();
+    let file = env.path("no-such-dir/bench.json");
+    let started = std::time::Instant::now();
+    let out = bench_cmd(&["--json"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "failed only after {:?}",
+        started.elapsed()
+    );
+    assert!(!file.exists());
+}
