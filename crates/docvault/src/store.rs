@@ -43,7 +43,9 @@ pub struct Config {
     pub durability: Durability,
     /// Count reads per document (default true).
     pub access_tracking: bool,
-    /// How often pending access counts are written (default 1 s).
+    /// How often pending access counts are written (default 1 s). They are
+    /// also written at close and drop; a process killed outright loses the
+    /// reads counted since the last write, never a document or a write.
     pub access_flush_interval: Duration,
     /// Idle reader connections kept open (default: number of cores).
     pub readers: usize,
