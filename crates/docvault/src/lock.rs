@@ -4,7 +4,8 @@
 //! instances served each other stale data forever), so a second open fails
 //! with [`Error::StoreInUse`] naming the owner. The lock is an advisory
 //! exclusive lock on `<db>.lock`, which the OS drops if the owner dies, so a
-//! crash never leaves a store locked.
+//! crash never leaves a store locked. (On Unix the store's SQLite
+//! connections lock the database file itself too: see `store::VFS`.)
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -78,7 +78,7 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Connection> {
-        let c = Connection::open(&self.path)?;
+        let c = crate::store::open_file(&self.path)?;
         (self.configure)(&c)?;
         Ok(c)
     }

@@ -155,7 +155,7 @@ fn open_current(db: &Path, current: Option<&KeySource>) -> Result<Current> {
 
 /// A connection of its own on `path`, keyed when `key` is given.
 fn open_keyed(path: &Path, key: Option<&CipherKey>) -> Result<Connection> {
-    let conn = Connection::open(path)?;
+    let conn = crate::store::open_file(path)?;
     if let Some(k) = key {
         apply_key(&conn, k, false)?;
     }
