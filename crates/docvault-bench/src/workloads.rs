@@ -829,7 +829,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
 }
 
 /// A bare connection for the baseline: no pool, no cache, no docvault code.
-fn raw_connection(path: &Path) -> rusqlite::Connection {
+pub fn raw_connection(path: &Path) -> rusqlite::Connection {
     let c = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -858,7 +858,7 @@ const RAW_GET_WITH_ACCESS: &str = concat!(
 
 /// The document row a `get` reads, through one prepared statement, into
 /// owned values: the practical limit for an uncached read.
-pub(crate) fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
+pub fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
     raw_get_sql(conn, id, false)
 }
 
