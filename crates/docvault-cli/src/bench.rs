@@ -106,6 +106,11 @@ pub fn bench(ctx: &Ctx, a: BenchArgs) -> Result<Outcome, Error> {
         Some(_) => Some(ctx.db_path()?),
         None => None,
     };
+    // An existing store the bench cannot open (corrupt, encrypted, in use,
+    // too new) is refused with its own error kind before anything runs.
+    if let Some(path) = db.as_deref().filter(|p| p.exists()) {
+        docvault::Store::open(path, docvault::Config::default())?.close()?;
+    }
     let opts = Options {
         mode,
         num_docs: a.num_docs,

@@ -1191,3 +1191,15 @@ fn bench_refuses_an_unwritable_json_file_before_running() {
     );
     assert!(!file.exists());
 }
+
+/// `bench --db` on a file that is not a store fails with the store's own
+/// error kind before running anything, and leaves the file as it was.
+#[test]
+fn bench_refuses_a_corrupt_store_with_its_error_kind() {
+    let env = Env::new();
+    let junk: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(&env.db, &junk).unwrap();
+    let (kind, message) = env.err(&["bench", "--duration", "0.05", "--threads", "1"], 1);
+    assert_eq!(kind, "corrupt", "{message}");
+    assert_eq!(std::fs::read(&env.db).unwrap(), junk);
+}
