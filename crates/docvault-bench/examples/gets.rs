@@ -1,6 +1,7 @@
 //! Profiling aid: uncached gets (cache off) of uniformly random ids on
 //! THREADS threads (default 1) for SECS seconds. `gets DB [SECS] [THREADS]`
-//! on an existing store; `DV_READERS` sets the pool size (default: cores).
+//! on an existing store; `DV_READERS` sets the pool size (default: cores),
+//! `DV_ACCESS=0` turns access tracking off.
 // The CLI's allocator, so that profiles match `docvault bench`.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,6 +19,7 @@ fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(docvault::Config::default().readers),
+            access_tracking: std::env::var("DV_ACCESS").map_or(true, |v| v != "0"),
             ..Default::default()
         },
     )
