@@ -25,29 +25,18 @@ fn main() {
     )
     .unwrap();
     let max = store.stats().unwrap().documents as u64;
-    let t = std::time::Instant::now();
-    let n: u64 = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|k| {
-                let store = &store;
-                scope.spawn(move || {
-                    let mut rng = docvault_bench::corpus::Rng::new(7 + k);
-                    let mut n = 0u64;
-                    while t.elapsed().as_secs_f64() < secs {
-                        for _ in 0..1000 {
-                            let _ = store.get(1 + rng.below(max) as i64);
-                            n += 1;
-                        }
-                    }
-                    n
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).sum()
-    });
+    let (n, took) = docvault_bench::run_for(
+        threads,
+        secs,
+        7,
+        |_| (),
+        |_, rng| {
+            let _ = store.get(1 + rng.below(max) as i64);
+        },
+    );
     println!(
         "{n} gets on {threads} threads, {:.0} per s",
-        n as f64 / t.elapsed().as_secs_f64()
+        n as f64 / took
     );
     store.close().unwrap();
 }

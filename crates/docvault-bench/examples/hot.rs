@@ -30,29 +30,18 @@ fn main() {
     for id in 1..=10_000 {
         store.get(id).unwrap();
     }
-    let t = std::time::Instant::now();
-    let total: u64 = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..threads)
-            .map(|k| {
-                let store = &store;
-                s.spawn(move || {
-                    let mut rng = docvault_bench::corpus::Rng::new(k as u64);
-                    let mut n = 0u64;
-                    while t.elapsed().as_secs() < 3 {
-                        for _ in 0..1000 {
-                            store.get(1 + rng.below(10_000) as i64).unwrap();
-                            n += 1;
-                        }
-                    }
-                    n
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).sum()
-    });
+    let (total, took) = docvault_bench::run_for(
+        threads as u64,
+        3.0,
+        0,
+        |_| (),
+        |_, rng| {
+            store.get(1 + rng.below(10_000) as i64).unwrap();
+        },
+    );
     println!(
         "{threads} threads, cache {cache}: {:.0} ops/s",
-        total as f64 / t.elapsed().as_secs_f64()
+        total as f64 / took
     );
     let m = store.metrics();
     println!(

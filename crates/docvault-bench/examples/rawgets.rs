@@ -14,30 +14,15 @@ fn main() {
     let max: i64 = docvault_bench::raw_connection(db.as_ref())
         .query_row("SELECT max(id) FROM documents", [], |r| r.get(0))
         .unwrap();
-    let t = std::time::Instant::now();
-    let n: u64 = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|k| {
-                let db = &db;
-                scope.spawn(move || {
-                    let mut conn = docvault_bench::raw_connection(db.as_ref());
-                    let mut rng = docvault_bench::corpus::Rng::new(7 + k);
-                    let mut n = 0u64;
-                    while t.elapsed().as_secs_f64() < secs {
-                        for _ in 0..1000 {
-                            docvault_bench::raw_get(&mut conn, 1 + rng.below(max as u64) as i64)
-                                .unwrap();
-                            n += 1;
-                        }
-                    }
-                    n
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).sum()
-    });
+    let (n, took) = docvault_bench::run_for(
+        threads,
+        secs,
+        7,
+        |_| docvault_bench::raw_connection(db.as_ref()),
+        |conn, rng| docvault_bench::raw_get(conn, 1 + rng.below(max as u64) as i64).unwrap(),
+    );
     println!(
         "{n} bare gets on {threads} threads, {:.0} per s",
-        n as f64 / t.elapsed().as_secs_f64()
+        n as f64 / took
     );
 }

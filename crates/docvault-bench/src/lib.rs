@@ -241,3 +241,38 @@ fn group_thousands(x: f64) -> String {
     }
     out
 }
+
+/// For the profiling examples: runs `op` on `threads` threads until `secs`
+/// seconds have passed, thread `k` with the state `init(k)` and a generator
+/// seeded `seed + k`. Returns the operations done, all threads together,
+/// and the seconds the run took.
+pub fn run_for<S>(
+    threads: u64,
+    secs: f64,
+    seed: u64,
+    init: impl Fn(u64) -> S + Sync,
+    op: impl Fn(&mut S, &mut corpus::Rng) + Sync,
+) -> (u64, f64) {
+    let t = std::time::Instant::now();
+    let n = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|k| {
+                let (init, op) = (&init, &op);
+                scope.spawn(move || {
+                    let mut state = init(k);
+                    let mut rng = corpus::Rng::new(seed + k);
+                    let mut n = 0u64;
+                    while t.elapsed().as_secs_f64() < secs {
+                        for _ in 0..1000 {
+                            op(&mut state, &mut rng);
+                        }
+                        n += 1000;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    (n, t.elapsed().as_secs_f64())
+}

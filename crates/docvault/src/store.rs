@@ -625,14 +625,13 @@ impl Inner {
             self.cache.for_each_shard(|s| s.end_flush(true, epoch));
             return Ok(());
         }
+        // In id order, each page of `access_stats` is visited once per
+        // flush rather than once per document. Sorted here, off the writer.
+        taken.sort_unstable_by_key(|&(id, _)| id);
         let guard = self.writer.read().unwrap_or_else(|e| e.into_inner());
         let res = match guard.as_ref() {
             None => Err(Error::Closed),
             Some(w) => w.submit(move |conn| {
-                // In id order, each page of `access_stats` is visited once
-                // per flush rather than once per document.
-                let mut taken = taken;
-                taken.sort_unstable_by_key(|&(id, _)| id);
                 // A row that exists belongs to a live document (hard
                 // deletes cascade), so only a first read of a document
                 // pays the look-up in `documents`, whose leaves hold the
