@@ -4,7 +4,8 @@
 //! and uses (SQLite allocates there), and what mimalloc has committed (the
 //! Rust side, as in the CLI). Environment: `DV_FLUSH_MS` (access flush
 //! interval, default 1000), `DV_ACCESS=0` (no access tracking),
-//! `DV_READERS` (pool size, default 2).
+//! `DV_READERS` (pool size, default 2), `DV_THP=1` (keep transparent huge
+//! pages, which the CLI turns off).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -62,6 +63,9 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn main() {
+    if env("DV_THP", 0) == 0 {
+        docvault_bench::no_transparent_huge_pages();
+    }
     let mut args = std::env::args().skip(1);
     let db = args.next().expect("usage: rss DB [CACHE_MIB]");
     let mib: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);

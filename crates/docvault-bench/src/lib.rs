@@ -153,6 +153,30 @@ impl Progress for NoProgress {
     fn finish(&mut self) {}
 }
 
+/// Turns transparent huge pages off for this process (Linux; nothing
+/// elsewhere). The `docvault` binary calls it first thing, and so do the
+/// examples that measure memory, so that they match it.
+///
+/// mimalloc (the binary's allocator) asks the kernel for huge pages on
+/// the memory it reserves (`MADV_HUGEPAGE`), and on a system whose THP
+/// mode is `madvise` (the common default) the kernel then backs each 2 MiB
+/// region it touches with a whole huge page, however little of it is in
+/// use. Under the read cache's churn that held 8–33 MiB more resident
+/// memory: whole-run peaks of `docvault bench --mode optimized` were
+/// 145–156 MiB with huge pages and 124 MiB without, in alternating runs,
+/// with throughput within this machine's noise (ARCHITECTURE.md,
+/// connections and pragmas). The flag is the
+/// process's (`PR_SET_THP_DISABLE`, inherited by children); the library
+/// never sets it, since that is its host's decision.
+pub fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process's
+    // memory map; it takes no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 /// Starts a new peak for [`peak_rss_bytes`] (Linux; nothing elsewhere).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

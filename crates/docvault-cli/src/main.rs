@@ -29,6 +29,9 @@ use crate::cli::{Cli, Command};
 use crate::open::Ctx;
 
 fn main() {
+    // Before the first large allocations: with huge pages, mimalloc's
+    // partly used 2 MiB regions stay resident (see the function's docs).
+    docvault_bench::no_transparent_huge_pages();
     std::process::exit(run());
 }
 
