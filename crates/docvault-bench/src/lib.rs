@@ -154,8 +154,8 @@ impl Progress for NoProgress {
 }
 
 /// Turns transparent huge pages off for this process (Linux; nothing
-/// elsewhere). The `docvault` binary calls it first thing, and so do the
-/// examples that measure memory, so that they match it.
+/// elsewhere). The `docvault` binary calls it first thing, and so does
+/// `examples/rss`, so that it matches the binary.
 ///
 /// mimalloc (the binary's allocator) asks the kernel for huge pages on
 /// the memory it reserves (`MADV_HUGEPAGE`), and on a system whose THP
@@ -173,7 +173,25 @@ pub fn no_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE only sets a flag of this process's
     // memory map; it takes no pointers.
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        // The kernel reads each argument as an unsigned long. A kernel
+        // without the option refuses it; the process then runs as before.
+        let one: libc::c_ulong = 1;
+        let zero: libc::c_ulong = 0;
+        let _ = libc::prctl(libc::PR_SET_THP_DISABLE, one, zero, zero, zero);
+    }
+}
+
+/// Hands the free memory glibc's malloc holds back to the OS
+/// (`malloc_trim`; Linux with glibc, nothing elsewhere). SQLite allocates
+/// there, one arena per thread that used it, so without this a workload's
+/// peak also holds what the threads of earlier workloads freed.
+/// Measurement hygiene between workloads, like `mi_collect` for mimalloc;
+/// a store does not need it.
+pub fn trim_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

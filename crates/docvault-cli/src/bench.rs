@@ -46,12 +46,14 @@ impl Progress for Bar {
             eprint!("\r\x1b[2Krunning {name} on {threads} thread(s)...");
         }
         // Hand memory freed by earlier workloads (closed stores, dropped
-        // caches, other threads' heaps) back to the OS, so each workload's
-        // peak resident memory is its own and not its predecessors'
-        // leftovers. Measurement hygiene only: a store does not need it.
+        // caches, other threads' heaps, in both allocators) back to the
+        // OS, so each workload's peak resident memory is its own and not
+        // its predecessors' leftovers. Measurement hygiene only: a store
+        // does not need it.
         // SAFETY: mi_collect only walks mimalloc's own heaps; it is safe to
         // call at any time from any thread.
         unsafe { libmimalloc_sys::mi_collect(true) };
+        docvault_bench::trim_malloc();
     }
 }
 
