@@ -859,6 +859,54 @@ mod tests {
         assert!(store.check().unwrap().ok);
     }
 
+    /// The batch test measures new documents as the highest id less the
+    /// adopted one. Hard-deleting the newest documents after a flush puts
+    /// the highest id below the adopted one: that must count as none, not
+    /// as less than none, or marked writes would wait past the batch.
+    #[test]
+    fn the_batch_test_is_not_thrown_off_by_hard_deleted_newest_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = quiet_store(&dir);
+        let n = schema::INDEX_BATCH + 10;
+        let docs = store
+            .create_many(
+                (0..n)
+                    .map(|i| NewDocument::new(format!("Doc {i}"), "numbat"))
+                    .collect(),
+            )
+            .unwrap();
+        for d in &docs[docs.len() - 10..] {
+            store.hard_delete(d.id, None).unwrap();
+        }
+        // A search flushes everything waiting, removals included.
+        assert_eq!(
+            store.search(&SearchQuery::new("numbat")).unwrap().total,
+            schema::INDEX_BATCH
+        );
+        assert_eq!(pending(&store), 0);
+        // An update waits twice (its mark and its old entry's removal), so
+        // half a batch of updates reaches the batch, and not one fewer.
+        let half = schema::INDEX_BATCH / 2;
+        let retitle = |d: &crate::Document| {
+            store
+                .update(
+                    d.id,
+                    crate::DocumentPatch {
+                        title: Some(format!("Renamed {}", d.id)),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        };
+        for d in &docs[..half as usize - 1] {
+            retitle(d);
+        }
+        assert_eq!(pending(&store), half - 1);
+        retitle(&docs[half as usize - 1]);
+        assert_eq!(pending(&store), 0, "the commit reaching the batch flushed");
+        assert!(store.check().unwrap().ok);
+    }
+
     #[test]
     fn documents_left_pending_at_a_crash_are_indexed_after_reopening() {
         let dir = tempfile::tempdir().unwrap();
