@@ -95,43 +95,103 @@ CREATE VIRTUAL TABLE search USING fts5(
 INSERT INTO search (search, rank) VALUES ('hashsize', 8388608);
 ";
 
+/// What [`Floor::create_with_store_indexes`] adds to [`SCHEMA`]: the
+/// b-trees the store writes for its features beyond the least a create
+/// must do (list indexes, metadata rows and their filter index, audit
+/// indexes, per-kind counts, the audit head), as the store declares them.
+/// Still no docvault code: the same SQL a create of the store makes the
+/// database do, issued from one thread with no hand-off, no hash chain,
+/// no validation. How fast this runs is what the store's feature set
+/// allows on this machine, whatever the code around it.
+const STORE_INDEXES: &str = "
+ALTER TABLE documents ADD COLUMN doc_type TEXT NOT NULL DEFAULT 'other';
+ALTER TABLE documents ADD COLUMN status TEXT NOT NULL DEFAULT 'draft';
+ALTER TABLE documents ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE documents ADD COLUMN source_path TEXT;
+CREATE INDEX documents_status_updated ON documents(status, updated_at);
+CREATE INDEX documents_type_updated ON documents(doc_type, updated_at, status);
+CREATE INDEX documents_created ON documents(created_at);
+CREATE INDEX documents_updated ON documents(updated_at);
+CREATE INDEX documents_title ON documents(title);
+CREATE INDEX documents_source_path ON documents(source_path) WHERE source_path IS NOT NULL;
+CREATE TABLE metadata (
+    document_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value_type TEXT NOT NULL,
+    value BLOB,
+    PRIMARY KEY (document_id, key)
+) WITHOUT ROWID;
+CREATE INDEX metadata_key_value ON metadata(key, value);
+CREATE INDEX audit_document ON audit_log(document_id, id);
+CREATE INDEX audit_operation ON audit_log(operation, id);
+CREATE INDEX audit_ts ON audit_log(ts);
+CREATE TABLE doc_counts (
+    status TEXT NOT NULL, doc_type TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (status, doc_type)
+) WITHOUT ROWID;
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+INSERT INTO store_meta VALUES ('audit_head', '');
+";
+
 /// A bare SQLite file doing the least work of a create.
-pub(crate) struct Floor {
+pub struct Floor {
     conn: Connection,
     _checkpointer: Checkpointer,
     /// Documents stored but not indexed yet: (id, title, content).
     pending: Vec<(i64, String, String)>,
     clock: i64,
+    /// Made by [`Floor::create_with_store_indexes`]: every create also
+    /// writes what [`STORE_INDEXES`] adds.
+    store_indexes: bool,
 }
 
 impl Floor {
     /// Creates the file at `path` (which must not exist).
-    pub(crate) fn create(path: &Path) -> Result<Floor, String> {
+    pub fn create(path: &Path) -> Result<Floor, String> {
         Connection::open(path)
             .and_then(|c| c.execute_batch(SCHEMA))
             .map_err(|e| e.to_string())?;
         Floor::open(path)
     }
 
-    /// Opens a file made by [`Floor::create`].
-    pub(crate) fn open(path: &Path) -> Result<Floor, String> {
+    /// Creates the file at `path` (which must not exist) with the store's
+    /// other b-trees too ([`STORE_INDEXES`]).
+    pub fn create_with_store_indexes(path: &Path) -> Result<Floor, String> {
+        Connection::open(path)
+            .and_then(|c| c.execute_batch(&format!("{SCHEMA}{STORE_INDEXES}")))
+            .map_err(|e| e.to_string())?;
+        Floor::open(path)
+    }
+
+    /// Opens a file made by [`Floor::create`] or
+    /// [`Floor::create_with_store_indexes`].
+    pub fn open(path: &Path) -> Result<Floor, String> {
         let conn = Connection::open(path).map_err(|e| e.to_string())?;
         conn.execute_batch(PRAGMAS).map_err(|e| e.to_string())?;
+        let store_indexes = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'metadata'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| e.to_string())?
+            > 0;
         Ok(Floor {
             conn,
             _checkpointer: Checkpointer::start(path)?,
             pending: Vec::with_capacity(FTS_BATCH),
             clock: 0,
+            store_indexes,
         })
     }
 
     /// One document in a transaction of its own.
-    pub(crate) fn create_one(&mut self, d: NewDocument) -> Result<(), String> {
+    pub fn create_one(&mut self, d: NewDocument) -> Result<(), String> {
         self.transaction(std::iter::once(d), FTS_BATCH)
     }
 
     /// Many documents in one transaction, all indexed before it commits.
-    pub(crate) fn import(&mut self, docs: Vec<NewDocument>) -> Result<(), String> {
+    pub fn import(&mut self, docs: Vec<NewDocument>) -> Result<(), String> {
         self.transaction(docs, 1)
     }
 
@@ -149,19 +209,38 @@ impl Floor {
             .map_err(e)?;
         for d in docs {
             self.clock += 1;
-            c.prepare_cached(
-                "INSERT INTO documents (uuid, title, content, created_at, metadata)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .map_err(e)?
-            .execute(params![
+            let (uuid, metadata) = (
                 uuid::Uuid::new_v4().to_string(),
-                d.title,
-                d.content,
-                self.clock,
                 serde_json::to_string(&d.metadata).map_err(|e| e.to_string())?,
-            ])
-            .map_err(e)?;
+            );
+            if self.store_indexes {
+                // The list columns in the same row, as the store writes it.
+                c.prepare_cached(
+                    "INSERT INTO documents (uuid, title, content, created_at, metadata,
+                         doc_type, status, updated_at, source_path)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?4, ?8)",
+                )
+                .map_err(e)?
+                .execute(params![
+                    uuid,
+                    d.title,
+                    d.content,
+                    self.clock,
+                    metadata,
+                    d.doc_type.unwrap_or(docvault::DocType::Other).as_str(),
+                    d.status.unwrap_or(docvault::Status::Draft).as_str(),
+                    d.source_path,
+                ])
+                .map_err(e)?;
+            } else {
+                c.prepare_cached(
+                    "INSERT INTO documents (uuid, title, content, created_at, metadata)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(e)?
+                .execute(params![uuid, d.title, d.content, self.clock, metadata])
+                .map_err(e)?;
+            }
             let id = c.last_insert_rowid();
             c.prepare_cached("INSERT INTO versions VALUES (?1, 1, ?2)")
                 .map_err(e)?
@@ -178,6 +257,9 @@ impl Floor {
                 serde_json::json!({"title": d.title, "version": 1}).to_string()
             ])
             .map_err(e)?;
+            if self.store_indexes {
+                store_writes(c, id, &d).map_err(e)?;
+            }
             self.pending.push((id, d.title, d.content));
         }
         if self.pending.len() >= index_from {
@@ -195,10 +277,72 @@ impl Floor {
     }
 }
 
+/// The rows a create of the store writes besides the floor's (the list
+/// columns went into the document row): one metadata row per entry, the
+/// per-kind count, the audit head.
+fn store_writes(c: &Connection, id: i64, d: &NewDocument) -> rusqlite::Result<()> {
+    let status = d.status.unwrap_or(docvault::Status::Draft).as_str();
+    let doc_type = d.doc_type.unwrap_or(docvault::DocType::Other).as_str();
+    for (k, v) in &d.metadata {
+        let (ty, value): (&str, rusqlite::types::Value) = match v {
+            docvault::MetaValue::Null => ("null", rusqlite::types::Value::Null),
+            docvault::MetaValue::Bool(b) => ("boolean", i64::from(*b).into()),
+            docvault::MetaValue::Integer(i) => ("integer", (*i).into()),
+            docvault::MetaValue::Float(f) => ("float", (*f).into()),
+            docvault::MetaValue::String(t) => ("string", t.clone().into()),
+            docvault::MetaValue::Json(j) => ("json", j.to_string().into()),
+        };
+        c.prepare_cached("INSERT INTO metadata VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![id, k, ty, value])?;
+    }
+    c.prepare_cached(
+        "INSERT INTO doc_counts VALUES (?1, ?2, 1)
+         ON CONFLICT (status, doc_type) DO UPDATE SET n = n + 1",
+    )?
+    .execute(params![status, doc_type])?;
+    c.prepare_cached("UPDATE store_meta SET value = ?1 WHERE key = 'audit_head'")?
+        .execute(params![format!("{id:064x}")])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::corpus::Corpus;
+
+    /// The floor with the store's b-trees writes what a create of the
+    /// store writes besides: metadata rows, counts, the audit head, the
+    /// list columns; and stays searchable like the floor.
+    #[test]
+    fn the_floor_with_store_indexes_writes_the_stores_other_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("indexed.db");
+        let mut f = Floor::create_with_store_indexes(&path).unwrap();
+        let c = Corpus::new();
+        let metadata: usize = (0..10).map(|i| c.document(i).metadata.len()).sum();
+        for i in 0..4 {
+            f.create_one(c.document(i)).unwrap();
+        }
+        f.import((4..10).map(|i| c.document(i)).collect()).unwrap();
+        drop(f);
+        let f = Floor::open(&path).unwrap();
+        assert!(f.store_indexes, "reopened as the indexed variant");
+        let count = |sql: &str| -> i64 { f.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM metadata") as usize, metadata);
+        assert_eq!(count("SELECT sum(n) FROM doc_counts"), 10);
+        assert_eq!(
+            count("SELECT count(*) FROM documents WHERE updated_at = created_at"),
+            10
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM store_meta WHERE key = 'audit_head' AND value != ''"),
+            1
+        );
+        assert_eq!(count("SELECT count(*) FROM audit_log"), 10);
+        // The plain floor has none of it.
+        let plain = Floor::create(&dir.path().join("plain.db")).unwrap();
+        assert!(!plain.store_indexes);
+    }
 
     #[test]
     fn the_floor_stores_versions_audits_and_indexes_every_document() {

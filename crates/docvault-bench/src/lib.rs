@@ -10,7 +10,7 @@
 
 pub mod corpus;
 mod encryption;
-mod floor;
+pub mod floor;
 mod runner;
 mod workloads;
 
@@ -217,12 +217,12 @@ impl Report {
     /// The report as an aligned text table.
     pub fn to_table(&self) -> String {
         let mut out = format!(
-            "{:<28} {:>7} {:>14} {:>10} {:>10} {:>10} {:>9}\n",
+            "{:<32} {:>7} {:>14} {:>10} {:>10} {:>10} {:>9}\n",
             "workload", "threads", "ops/s", "p50 µs", "p95 µs", "p99 µs", "peak MiB"
         );
         for r in &self.results {
             out.push_str(&format!(
-                "{:<28} {:>7} {:>14} {:>10.1} {:>10.1} {:>10.1} {:>9.0}\n",
+                "{:<32} {:>7} {:>14} {:>10.1} {:>10.1} {:>10.1} {:>9.0}\n",
                 r.name,
                 r.threads,
                 group_thousands(r.ops_per_sec),
