@@ -462,7 +462,6 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             // (The pair's peak memory includes the floor's connection,
             // which is kept out of the run's peak.)
             let floor = std::sync::Mutex::new(crate::floor::Floor::open(floor)?);
-            let indexed = std::sync::Mutex::new(crate::floor::Floor::open(indexed)?);
             let floor_create = |f: &std::sync::Mutex<crate::floor::Floor>| {
                 let d = c.document(nx.fetch_add(1, Ordering::Relaxed));
                 f.lock().map_err(|e| e.to_string())?.create_one(d)
@@ -478,7 +477,10 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                     |_, _| floor_create(&floor),
                 )?;
                 // The floor with the store's b-trees, on its own: it is
-                // set against the target, a fixed rate.
+                // set against the target, a fixed rate. (Opened only now,
+                // so that its checkpointer is not polling during the pair.)
+                drop(floor);
+                let indexed = std::sync::Mutex::new(crate::floor::Floor::open(indexed)?);
                 ctx.measure(
                     "create_raw_sqlite_store_indexes",
                     1,

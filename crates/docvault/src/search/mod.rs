@@ -886,6 +886,7 @@ mod tests {
         assert_eq!(pending(&store), 0);
         // An update waits twice (its mark and its old entry's removal), so
         // half a batch of updates reaches the batch, and not one fewer.
+        const _: () = assert!(schema::INDEX_BATCH % 2 == 0);
         let half = schema::INDEX_BATCH / 2;
         let retitle = |d: &crate::Document| {
             store

@@ -148,8 +148,8 @@ pub(crate) const INDEX_BATCH: i64 = index_batch!();
 /// New documents are not counted but measured: the highest id less the
 /// adopted one, two lookups at the ends of b-trees. Counting them walked
 /// the rowid range of `documents`, whose leaves hold the content: a page
-/// per pending document at every commit, 3–6% of a one-document create
-/// (perf). The sum can overcount: a new document written again before
+/// per pending document at every commit (ARCHITECTURE.md, write path,
+/// has the measurement). The sum can overcount: a new document written again before
 /// its first flush is in two parts, an updated one in two, a new one
 /// already deleted (softly, or hard, which leaves a gap in the ids) in
 /// one. That only flushes a little early, and the flush adopts them all.
