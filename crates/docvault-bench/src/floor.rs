@@ -298,16 +298,16 @@ fn store_writes(c: &Connection, id: i64, d: &NewDocument) -> rusqlite::Result<()
     let status = d.status.unwrap_or(docvault::Status::Draft).as_str();
     let doc_type = d.doc_type.unwrap_or(docvault::DocType::Other).as_str();
     for (k, v) in &d.metadata {
-        let (ty, value): (&str, rusqlite::types::Value) = match v {
-            docvault::MetaValue::Null => ("null", rusqlite::types::Value::Null),
-            docvault::MetaValue::Bool(b) => ("boolean", i64::from(*b).into()),
-            docvault::MetaValue::Integer(i) => ("integer", (*i).into()),
-            docvault::MetaValue::Float(f) => ("float", (*f).into()),
-            docvault::MetaValue::String(t) => ("string", t.clone().into()),
-            docvault::MetaValue::Json(j) => ("json", j.to_string().into()),
+        let value: rusqlite::types::Value = match v {
+            docvault::MetaValue::Null => rusqlite::types::Value::Null,
+            docvault::MetaValue::Bool(b) => i64::from(*b).into(),
+            docvault::MetaValue::Integer(i) => (*i).into(),
+            docvault::MetaValue::Float(f) => (*f).into(),
+            docvault::MetaValue::String(t) => t.clone().into(),
+            docvault::MetaValue::Json(j) => j.to_string().into(),
         };
         c.prepare_cached("INSERT INTO metadata VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![id, k, ty, value])?;
+            .execute(params![id, k, v.type_name(), value])?;
     }
     c.prepare_cached(
         "INSERT INTO doc_counts VALUES (?1, ?2, 1)

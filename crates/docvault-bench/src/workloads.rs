@@ -788,15 +788,15 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         // rate below it puts the target out of reach of these features on
         // SQLite here, whatever the code around them.
         let indexed = format!("{floor}_store_indexes");
-        if let (Some(a), Some(b)) = (ctx.find(op, 1), ctx.find(&indexed, 1)) {
-            ratios.push(Ratio {
-                name: format!("{op} / {indexed} (measured apart)"),
-                threads: 1,
-                ratio: a / b,
-                target: None,
-            });
-        }
         if let Some(b) = ctx.find(&indexed, 1) {
+            if let Some(a) = ctx.find(op, 1) {
+                ratios.push(Ratio {
+                    name: format!("{op} / {indexed} (measured apart)"),
+                    threads: 1,
+                    ratio: a / b,
+                    target: None,
+                });
+            }
             ratios.push(Ratio {
                 name: format!(
                     "{indexed} / {} per s (the {op} target, with the store's b-trees)",

@@ -53,6 +53,20 @@ impl Env {
         err_output(self.run(&with_json(args)), args, code)
     }
 
+    /// Starts `add --title TITLE --file -` with its stdin, stdout and
+    /// stderr piped: it waits for the content on stdin.
+    fn spawn_add_from_stdin(&self, title: &str) -> std::process::Child {
+        Self::cmd_on(
+            &self.db,
+            &["--json", "add", "--title", title, "--file", "-"],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+    }
+
     fn add(&self, title: &str, extra: &[&str]) -> Value {
         let mut args = vec!["add", "--title", title];
         args.extend_from_slice(extra);
@@ -359,15 +373,7 @@ fn content_from_file_and_stdin() {
     let doc = env.add("File", &["--file", file.to_str().expect("utf8")]);
     assert_eq!(doc["content"], "from a file\n");
 
-    let mut child = Env::cmd_on(
-        &env.db,
-        &["--json", "add", "--title", "Stdin", "--file", "-"],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
+    let mut child = env.spawn_add_from_stdin("Stdin");
     child
         .stdin
         .take()
@@ -1223,15 +1229,7 @@ fn the_binary_runs_without_transparent_huge_pages() {
         return;
     }
     let env = Env::new();
-    let mut child = Env::cmd_on(
-        &env.db,
-        &["--json", "add", "--title", "Stdin", "--file", "-"],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
+    let mut child = env.spawn_add_from_stdin("Stdin");
     let status = format!("/proc/{}/status", child.id());
     // main() may not have run yet when the child is first looked at.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

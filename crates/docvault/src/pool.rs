@@ -218,9 +218,34 @@ mod tests {
     use std::time::Instant;
 
     fn pool(dir: &tempfile::TempDir, capacity: usize, overflow_after: Duration) -> Pool {
-        let mut p = Pool::new(dir.path().join("p.db"), capacity, Box::new(|_| Ok(())));
+        pool_with(dir, capacity, overflow_after, Box::new(|_| Ok(())))
+    }
+
+    fn pool_with(
+        dir: &tempfile::TempDir,
+        capacity: usize,
+        overflow_after: Duration,
+        configure: Configure,
+    ) -> Pool {
+        let mut p = Pool::new(dir.path().join("p.db"), capacity, configure);
         p.overflow_after = overflow_after;
         p
+    }
+
+    /// A borrow that has to wait: how long it took, and whether it got a
+    /// temporary connection.
+    fn timed_get(p: &Pool) -> (Duration, bool) {
+        let t = Instant::now();
+        let c = p.get().unwrap();
+        (t.elapsed(), c.overflow)
+    }
+
+    /// Returns once a borrower has counted its wait. It counts under the
+    /// lock just before it sleeps, so by then it sleeps or is about to.
+    fn until_a_borrower_waits(p: &Pool) {
+        while p.waits.load(Relaxed) == 0 {
+            std::thread::yield_now();
+        }
     }
 
     /// A borrower asleep on a busy pool is woken by the return, not by its
@@ -232,16 +257,8 @@ mod tests {
         let p = pool(&dir, 1, Duration::from_secs(30));
         let held = p.get().unwrap();
         std::thread::scope(|s| {
-            let waiter = s.spawn(|| {
-                let t = Instant::now();
-                let c = p.get().unwrap();
-                (t.elapsed(), c.overflow)
-            });
-            // The borrower counts its wait under the lock just before it
-            // sleeps, so once the count shows, it sleeps or is about to.
-            while p.waits.load(Relaxed) == 0 {
-                std::thread::yield_now();
-            }
+            let waiter = s.spawn(|| timed_get(&p));
+            until_a_borrower_waits(&p);
             drop(held);
             let (took, overflow) = waiter.join().unwrap();
             assert!(!overflow, "got the pooled connection");
@@ -263,9 +280,10 @@ mod tests {
         let release = Arc::new(AtomicBool::new(false));
         let (e, r) = (Arc::clone(&entered), Arc::clone(&release));
         let first = AtomicBool::new(true);
-        let mut p = Pool::new(
-            dir.path().join("p.db"),
+        let p = pool_with(
+            &dir,
             1,
+            Duration::from_secs(30),
             Box::new(move |_| {
                 if !first.swap(false, Relaxed) {
                     return Ok(());
@@ -277,21 +295,14 @@ mod tests {
                 Err(crate::Error::Database("refused".into()))
             }),
         );
-        p.overflow_after = Duration::from_secs(30);
         let p = &p;
         std::thread::scope(|s| {
             let failing = s.spawn(|| p.get().is_err());
             while !entered.load(Relaxed) {
                 std::thread::yield_now();
             }
-            let waiter = s.spawn(|| {
-                let t = Instant::now();
-                let c = p.get().unwrap();
-                (t.elapsed(), c.overflow)
-            });
-            while p.waits.load(Relaxed) == 0 {
-                std::thread::yield_now();
-            }
+            let waiter = s.spawn(|| timed_get(p));
+            until_a_borrower_waits(p);
             release.store(true, Relaxed);
             assert!(failing.join().unwrap(), "the first connect fails");
             let (took, overflow) = waiter.join().unwrap();
