@@ -30,7 +30,10 @@ pub(crate) const OVERFLOW_AFTER: Duration = Duration::from_millis(50);
 const SPINS: u32 = 16;
 
 struct State {
-    idle: Vec<Connection>,
+    /// Idle connections, each with its slot number.
+    idle: Vec<(usize, Connection)>,
+    /// The slot number the next new connection takes.
+    next_slot: usize,
     /// Pooled connections in existence (idle or borrowed).
     open: usize,
     /// Borrowers asleep on [`Pool::returned`]. A return wakes one only if
@@ -42,6 +45,8 @@ struct State {
 
 pub(crate) struct Pool {
     path: PathBuf,
+    /// Tells this pool's slots apart from another's in [`LAST_SLOT`].
+    id: u64,
     /// Borrows that found every pooled connection busy and waited.
     pub(crate) waits: std::sync::atomic::AtomicU64,
     /// Temporary extra connections opened after a wait ran out.
@@ -58,8 +63,23 @@ pub(crate) struct Pool {
 /// statement hands over the key).
 pub(crate) type Configure = Box<dyn Fn(&Connection) -> Result<()> + Send + Sync>;
 
+static NEXT_POOL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// The pool and slot of the connection this thread borrowed last.
+    ///
+    /// A borrower takes that connection again when it is idle. Taking the
+    /// most recently returned one instead handed two threads' connections
+    /// back and forth between them on every read, so each read began by
+    /// pulling the connection's page cache, statements and b-tree cursors
+    /// over from the other core.
+    static LAST_SLOT: std::cell::Cell<(u64, usize)> = const { std::cell::Cell::new((u64::MAX, 0)) };
+}
+
 pub(crate) struct PooledConn<'a> {
     pool: &'a Pool,
+    /// Which pooled connection this is (meaningless for a temporary one).
+    slot: usize,
     conn: Option<Connection>,
     overflow: bool,
 }
@@ -70,8 +90,10 @@ impl Pool {
             path,
             waits: Default::default(),
             overflows: Default::default(),
+            id: NEXT_POOL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             state: Mutex::new(State {
                 idle: Vec::new(),
+                next_slot: 0,
                 open: 0,
                 sleepers: 0,
             }),
@@ -98,14 +120,16 @@ impl Pool {
         let mut waited = false;
         let mut spins = 0;
         loop {
-            if let Some(c) = st.idle.pop() {
-                return Ok(self.wrap(c, false));
+            if let Some((slot, c)) = self.take_idle(&mut st) {
+                return Ok(self.wrap(c, slot, false));
             }
             if st.open < self.capacity {
                 st.open += 1;
+                let slot = st.next_slot;
+                st.next_slot += 1;
                 drop(st);
                 return match self.connect() {
-                    Ok(c) => Ok(self.wrap(c, false)),
+                    Ok(c) => Ok(self.wrap(c, slot, false)),
                     Err(e) => {
                         let mut st = self.lock();
                         st.open -= 1;
@@ -136,7 +160,7 @@ impl Pool {
                 drop(st);
                 self.overflows
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return Ok(self.wrap(self.connect()?, true));
+                return Ok(self.wrap(self.connect()?, usize::MAX, true));
             }
             st.sleepers += 1;
             st = self
@@ -159,9 +183,25 @@ impl Pool {
         }
     }
 
-    fn wrap(&self, conn: Connection, overflow: bool) -> PooledConn<'_> {
+    /// An idle connection, preferably the one this thread used last.
+    fn take_idle(&self, st: &mut State) -> Option<(usize, Connection)> {
+        let (pool, slot) = LAST_SLOT.get();
+        let mine = (pool == self.id)
+            .then(|| st.idle.iter().position(|(s, _)| *s == slot))
+            .flatten();
+        match mine {
+            Some(i) => Some(st.idle.swap_remove(i)),
+            None => st.idle.pop(),
+        }
+    }
+
+    fn wrap(&self, conn: Connection, slot: usize, overflow: bool) -> PooledConn<'_> {
+        if !overflow {
+            LAST_SLOT.set((self.id, slot));
+        }
         PooledConn {
             pool: self,
+            slot,
             conn: Some(conn),
             overflow,
         }
@@ -203,7 +243,7 @@ impl Drop for PooledConn<'_> {
         let mut st = self.pool.lock();
         // A connection left inside a transaction would pin an old snapshot.
         if c.is_autocommit() {
-            st.idle.push(c);
+            st.idle.push((self.slot, c));
         } else {
             st.open -= 1;
         }
@@ -308,6 +348,44 @@ mod tests {
             let (took, overflow) = waiter.join().unwrap();
             assert!(!overflow, "got a pooled connection");
             assert!(took < Duration::from_secs(10), "woken after {took:?}");
+        });
+    }
+
+    /// A thread gets back the connection it used last, even when another
+    /// connection was returned after it: the one whose page cache and
+    /// statements its core already holds.
+    #[test]
+    fn a_thread_gets_back_the_connection_it_used_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(&dir, 2, OVERFLOW_AFTER);
+        let is_mine = |c: &Connection| {
+            c.query_row(
+                "SELECT count(*) FROM temp.sqlite_master WHERE name = 'mine'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        let (took, give_back) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|s| {
+            let other = s.spawn(|| {
+                let c = p.get().unwrap();
+                took.wait();
+                give_back.wait();
+                // Returned last, so on top of the idle ones.
+                drop(c);
+            });
+            let c = p.get().unwrap();
+            c.execute_batch("CREATE TEMP TABLE mine (x)").unwrap();
+            took.wait();
+            drop(c);
+            give_back.wait();
+            other.join().unwrap();
+            assert_eq!(p.idle(), 2);
+            for _ in 0..3 {
+                assert!(is_mine(&p.get().unwrap()), "this thread's connection");
+            }
         });
     }
 
