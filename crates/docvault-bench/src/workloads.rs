@@ -1102,8 +1102,10 @@ mod tests {
             .collect();
         // Updates reorder the page; a soft delete leaves it and the total.
         for &id in ids.iter().step_by(7) {
-            let mut p = DocumentPatch::default();
-            p.title = Some(format!("retitled {id}"));
+            let p = DocumentPatch {
+                title: Some(format!("retitled {id}")),
+                ..Default::default()
+            };
             store.update(id, p).unwrap();
         }
         store.delete(ids[249], None).unwrap();
