@@ -217,10 +217,11 @@ impl<'a> Flat<'a> {
         Some(n)
     }
 
-    /// Any JSON value, nested at most [`MAX_DEPTH`] deep.
+    /// Any JSON value, at most [`MAX_DEPTH`] arrays and objects deep
+    /// (`depth` of them enclose it).
     fn json(&mut self, depth: usize) -> Option<serde_json::Value> {
         use serde_json::Value as J;
-        if depth > MAX_DEPTH {
+        if depth >= MAX_DEPTH {
             return None;
         }
         Some(match self.peek()? {
@@ -300,6 +301,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A decimal longer than any float's exact digits, just above halfway
+    /// between two floats near 1.
+    const LONG_DECIMAL: &str = concat!(
+        "1.00000000000000011102230246251565404236316680908203125",
+        "000000000000000000000000000000000000000000000000000000000000000000000000000001"
+    );
+
     /// Spellings the fast path must leave to serde_json or read as it does.
     const ODD: &[&str] = &[
         "-0",
@@ -313,6 +321,17 @@ mod tests {
         "1e400",
         "-1e400",
         "1e-400",
+        // Rounding: past 2^53, halfway cases, the largest and smallest floats.
+        "9007199254740993",
+        "9007199254740993.0",
+        "0.1e1",
+        "2.5000000000000001",
+        "1.7976931348623157e308",
+        "1.7976931348623159e308",
+        "2.4703282292062327e-324",
+        "2.4703282292062328e-324",
+        "4.9406564584124654e-324",
+        LONG_DECIMAL,
         "2E+3",
         "2e-0",
         "9223372036854775807",
@@ -428,8 +447,8 @@ mod tests {
     fn deep_nesting_falls_back_to_serde_json() {
         let nested = |n: usize| format!("{{\"a\":{}{}}}", "[".repeat(n), "]".repeat(n));
         assert!(parse_flat(&nested(MAX_DEPTH)).is_some());
-        assert!(parse_flat(&nested(MAX_DEPTH + 2)).is_none());
-        assert!(parse_json_column(&nested(MAX_DEPTH + 2)).is_ok());
+        assert!(parse_flat(&nested(MAX_DEPTH + 1)).is_none());
+        assert!(parse_json_column(&nested(MAX_DEPTH + 1)).is_ok());
         assert!(parse_json_column(&nested(100_000)).is_err());
     }
 

@@ -190,7 +190,9 @@ impl Pool {
             .then(|| st.idle.iter().position(|(s, _)| *s == slot))
             .flatten();
         match mine {
-            Some(i) => Some(st.idle.swap_remove(i)),
+            // `remove`, not `swap_remove`: the rest keep their order, so a
+            // thread without a claim still gets the most recently returned.
+            Some(i) => Some(st.idle.remove(i)),
             None => st.idle.pop(),
         }
     }
