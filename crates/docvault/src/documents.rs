@@ -86,6 +86,17 @@ pub(crate) type Row2 = (DocumentRecord, Persisted);
 
 /// Maps a row selected with the document columns.
 pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
+    decode(r, false)
+}
+
+/// As [`from_row`], keeping well-formed metadata as text until it is used
+/// (see [`crate::model::LazyMetadata`]): for records the cache will not
+/// keep (lists, and gets without a cache).
+pub(crate) fn from_row_lazily(r: &Row<'_>) -> rusqlite::Result<Row2> {
+    decode(r, true)
+}
+
+fn decode(r: &Row<'_>, lazy_metadata: bool) -> rusqlite::Result<Row2> {
     let version: i64 = r.get(18)?;
     Ok((
         DocumentRecord {
@@ -108,7 +119,11 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
             version,
             // Versions are gapless from 1 and never pruned.
             version_count: version,
-            metadata: metadata::from_json_column(r, 19)?,
+            metadata: if lazy_metadata {
+                metadata::lazy_from_json_column(r, 19)?
+            } else {
+                metadata::from_json_column(r, 19)?.into()
+            },
         },
         Persisted {
             count: r.get(15)?,
@@ -120,14 +135,24 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<Row2> {
 
 /// Reads one document row and its metadata, whatever its status.
 pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option<Row2>> {
+    load_with(conn, r, content, from_row)
+}
+
+/// As [`load`], decoding the row with `decode`.
+fn load_with(
+    conn: &Connection,
+    r: DocRef,
+    content: bool,
+    decode: fn(&Row<'_>) -> rusqlite::Result<Row2>,
+) -> Result<Option<Row2>> {
     let row = match (r, content) {
         (DocRef::Id(i), c) => conn
             .prepare_cached(if c { BY_ID } else { BY_ID_NO_CONTENT })?
-            .query_row([i], from_row)
+            .query_row([i], decode)
             .optional()?,
         (DocRef::Uuid(u), c) => conn
             .prepare_cached(if c { BY_UUID } else { BY_UUID_NO_CONTENT })?
-            .query_row([u.to_string()], from_row)
+            .query_row([u.to_string()], decode)
             .optional()?,
     };
     Ok(row)
@@ -243,7 +268,7 @@ fn insert(tx: &Connection, d: NewDocument, started: Instant) -> Result<DocumentR
         version: 1,
         version_count: 1,
         title: d.title,
-        metadata: d.metadata,
+        metadata: d.metadata.into(),
     };
     tx.prepare_cached(
         "INSERT INTO documents (uuid, title, doc_type, status, format, language, source_path, file_path,
@@ -425,8 +450,15 @@ impl Store {
             let generation = cache.generation();
             let seq = self.flush_seq();
             // With content even when not asked, so the cache can keep it.
+            // Without a cache, nothing needs the metadata map now (the cache
+            // would measure it): build it only if the caller reaches it.
+            let decode = if cache.enabled() {
+                from_row
+            } else {
+                from_row_lazily
+            };
             let Some((record, persisted)) =
-                load(&conn, r, opts.include_content || cache.enabled())?
+                load_with(&conn, r, opts.include_content || cache.enabled(), decode)?
             else {
                 return Err(Error::not_found("document", r));
             };
@@ -882,7 +914,7 @@ fn apply_patch(old: &DocumentRecord, p: &DocumentPatch) -> (DocumentRecord, bool
         new.completeness_score = v;
     }
     if let Some(m) = &p.replace_meta {
-        new.metadata = m.clone();
+        new.metadata = m.clone().into();
     }
     for (k, v) in &p.set_meta {
         new.metadata.insert(k.clone(), v.clone());

@@ -165,6 +165,11 @@ impl From<rusqlite::Error> for Error {
                 _ => {}
             }
         }
+        if let rusqlite::Error::FromSqlConversionFailure(..) = &e {
+            // A stored value that does not decode (a uuid, an enum name, the
+            // metadata JSON): the store wrote it, so the file is damaged.
+            return Error::Corrupt(e.to_string());
+        }
         Error::Database(e.to_string())
     }
 }

@@ -53,8 +53,9 @@ pub use list::MAX_LIMIT;
 pub use maintenance::{CheckReport, Stats};
 pub use metrics::MetricsSnapshot;
 pub use model::{
-    DocRef, DocType, Document, DocumentPatch, DocumentRecord, GetOptions, ListQuery, MetaValue,
-    Metadata, NewDocument, Order, Page, SortField, Status, Timestamp, Version, VersionInfo,
+    DocRef, DocType, Document, DocumentPatch, DocumentRecord, GetOptions, LazyMetadata, ListQuery,
+    MetaValue, Metadata, NewDocument, Order, Page, SortField, Status, Timestamp, Version,
+    VersionInfo,
 };
 pub use rekey::{encrypt, rekey};
 pub use search::{

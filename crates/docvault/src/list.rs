@@ -6,7 +6,7 @@
 
 use rusqlite::types::Value;
 
-use crate::documents::{from_row, ACCESS_JOIN, COLS_NO_CONTENT};
+use crate::documents::{from_row_lazily, ACCESS_JOIN, COLS_NO_CONTENT};
 use crate::error::{Error, Result};
 use crate::metadata;
 use crate::model::{ListQuery, MetaValue, Order, Page, SortField};
@@ -363,7 +363,7 @@ impl Store {
             // would probe every candidate to find nothing.
             let rows = if total > q.offset {
                 conn.prepare_cached(&page_sql)?
-                    .query_map(rusqlite::params_from_iter(params.iter()), from_row)?
+                    .query_map(rusqlite::params_from_iter(params.iter()), from_row_lazily)?
                     .collect::<rusqlite::Result<Vec<_>>>()?
             } else {
                 Vec::new()

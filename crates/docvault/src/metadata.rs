@@ -7,7 +7,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection};
 
 use crate::error::{Error, Result};
-use crate::model::{MetaValue, Metadata};
+use crate::model::{LazyMetadata, MetaValue, Metadata};
 
 /// The SQL value stored for a metadata value.
 pub(crate) fn to_value(v: &MetaValue) -> Value {
@@ -74,34 +74,47 @@ pub(crate) fn parse_json_column(text: &str) -> serde_json::Result<Metadata> {
 /// out-of-range number, deep nesting, damage), which serde_json then reads
 /// or rejects.
 ///
-/// Every list and uncached get parses this column; serde_json took a fifth
-/// of a 100-document list's time on it (perf). The property tests below
-/// hold this path to serde_json's result on arbitrary nearly-valid text.
+/// Every uncached get parses this column; serde_json took a fifth of a
+/// 100-document list's time on it (perf). The property tests below hold
+/// this path to serde_json's result on arbitrary nearly-valid text.
 fn parse_flat(text: &str) -> Option<Metadata> {
-    let mut p = Flat { text, at: 0 };
-    let mut out = Metadata::new();
-    p.object(|p, key| {
-        let v = match p.peek()? {
-            b'[' | b'{' => MetaValue::Json(p.json(0)?),
-            b'"' => MetaValue::String(p.string()?.to_owned()),
-            b'n' => p.word("null", MetaValue::Null)?,
-            b't' => p.word("true", MetaValue::Bool(true))?,
-            b'f' => p.word("false", MetaValue::Bool(false))?,
-            _ => match p.number()? {
-                Num::Int(n) => MetaValue::Integer(n),
-                Num::Float(f) => MetaValue::Float(f),
-            },
-        };
-        out.insert(key.to_owned(), v);
-        Some(())
-    })?;
-    (p.at == text.len()).then_some(out)
+    Flat::<true>::top(text)
+}
+
+/// Whether [`parse_flat`] reads `text`, found without building anything:
+/// the same code, with building switched off, so the two cannot disagree.
+/// A list keeps such text unparsed (see [`crate::model::LazyMetadata`]).
+pub(crate) fn check_flat(text: &str) -> bool {
+    Flat::<false>::top(text).is_some()
+}
+
+/// The map of text that passed [`check_flat`].
+pub(crate) fn parse_checked(text: &str) -> Metadata {
+    // Cannot fail: `check_flat` ran this very parser on this text. Should
+    // that ever break, serde_json is the better answer than a panic.
+    parse_flat(text).unwrap_or_else(|| serde_json::from_str(text).unwrap_or_default())
+}
+
+/// Reads the metadata column `i` of a documents row for a list: kept as
+/// text when [`check_flat`] passes it, parsed now (or refused) otherwise.
+pub(crate) fn lazy_from_json_column(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<LazyMetadata> {
+    let text = r.get_ref(i)?.as_str()?;
+    if check_flat(text) {
+        Ok(LazyMetadata::from_checked(text))
+    } else {
+        from_json_column(r, i).map(Into::into)
+    }
 }
 
 /// Nesting beyond this goes to serde_json (which stops at 128).
 const MAX_DEPTH: usize = 32;
 
-struct Flat<'a> {
+/// A reader of the column's text. With `BUILD` false it only checks the
+/// text: values come back as placeholders and nothing is allocated.
+struct Flat<'a, const BUILD: bool> {
     text: &'a str,
     at: usize,
 }
@@ -111,7 +124,37 @@ enum Num {
     Float(f64),
 }
 
-impl<'a> Flat<'a> {
+impl<'a, const BUILD: bool> Flat<'a, BUILD> {
+    fn top(text: &'a str) -> Option<Metadata> {
+        let mut p = Flat::<BUILD> { text, at: 0 };
+        let mut out = Metadata::new();
+        p.object(|p, key| {
+            let v = match p.peek()? {
+                b'[' | b'{' => MetaValue::Json(p.json(0)?),
+                b'"' => {
+                    let s = p.string()?;
+                    if BUILD {
+                        MetaValue::String(s.to_owned())
+                    } else {
+                        MetaValue::Null
+                    }
+                }
+                b'n' => p.word("null", MetaValue::Null)?,
+                b't' => p.word("true", MetaValue::Bool(true))?,
+                b'f' => p.word("false", MetaValue::Bool(false))?,
+                _ => match p.number()? {
+                    Num::Int(n) => MetaValue::Integer(n),
+                    Num::Float(f) => MetaValue::Float(f),
+                },
+            };
+            if BUILD {
+                out.insert(key.to_owned(), v);
+            }
+            Some(())
+        })?;
+        (p.at == text.len()).then_some(out)
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -229,7 +272,9 @@ impl<'a> Flat<'a> {
                 let mut m = serde_json::Map::new();
                 self.object(|p, key| {
                     let v = p.json(depth + 1)?;
-                    m.insert(key.to_owned(), v);
+                    if BUILD {
+                        m.insert(key.to_owned(), v);
+                    }
                     Some(())
                 })?;
                 J::Object(m)
@@ -239,7 +284,10 @@ impl<'a> Flat<'a> {
                 let mut items = Vec::new();
                 if self.eat(b']').is_none() {
                     loop {
-                        items.push(self.json(depth + 1)?);
+                        let v = self.json(depth + 1)?;
+                        if BUILD {
+                            items.push(v);
+                        }
                         match self.peek()? {
                             b',' => self.at += 1,
                             b']' => {
@@ -252,7 +300,14 @@ impl<'a> Flat<'a> {
                 }
                 J::Array(items)
             }
-            b'"' => J::String(self.string()?.to_owned()),
+            b'"' => {
+                let s = self.string()?;
+                if BUILD {
+                    J::String(s.to_owned())
+                } else {
+                    J::Null
+                }
+            }
             b'n' => self.word("null", J::Null)?,
             b't' => self.word("true", J::Bool(true))?,
             b'f' => self.word("false", J::Bool(false))?,
@@ -434,11 +489,38 @@ mod tests {
                 text.splice(at..at, frag.chars());
             }
             let text: String = text.into_iter().collect();
+            // The check a list keeps text on answers exactly where the
+            // parser does.
+            prop_assert_eq!(check_flat(&text), parse_flat(&text).is_some(), "{}", text);
             if let Some(fast) = parse_flat(&text) {
                 let slow: std::result::Result<Metadata, _> = serde_json::from_str(&text);
                 prop_assert_eq!(Some(fast), slow.ok(), "{}", text);
             }
         }
+    }
+
+    /// Checked text builds its map on first use and behaves as the map
+    /// throughout: equality, printing, JSON, clones, edits.
+    #[test]
+    fn lazy_metadata_acts_as_its_map() {
+        let text = r#"{"n":7,"tags":["a","b"],"team":"core"}"#;
+        assert!(check_flat(text));
+        let map = parse_json_column(text).unwrap();
+        let lazy = LazyMetadata::from_checked(text);
+        let clone = lazy.clone();
+        assert_eq!(lazy.get("team"), Some(&MetaValue::from("core")));
+        assert_eq!(lazy, map);
+        assert_eq!(map, clone);
+        assert_eq!(lazy, clone);
+        assert_eq!(format!("{lazy:?}"), format!("{map:?}"));
+        assert_eq!(serde_json::to_string(&clone).unwrap(), text);
+        assert_eq!((&lazy).into_iter().count(), 3);
+        let mut edited = lazy.clone();
+        edited.insert("n".into(), MetaValue::Integer(8));
+        assert_eq!(edited.get("n"), Some(&MetaValue::Integer(8)));
+        assert_eq!(edited.clone().into_inner().len(), 3);
+        let back: LazyMetadata = serde_json::from_str(text).unwrap();
+        assert_eq!(back, map);
     }
 
     /// Nesting too deep for the fast path goes to serde_json, which reads

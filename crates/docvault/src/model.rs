@@ -428,8 +428,124 @@ pub struct DocumentRecord {
     pub version: i64,
     /// Number of stored versions.
     pub version_count: i64,
-    /// Typed metadata.
-    pub metadata: Metadata,
+    /// Typed metadata (reach the map through `Deref`:
+    /// `doc.metadata.get("team")`).
+    pub metadata: LazyMetadata,
+}
+
+/// A document's metadata: a [`Metadata`] map, reached through `Deref`.
+///
+/// A list reads up to a thousand documents whose metadata a caller often
+/// never looks at; building each map took a sixth of a list's time (perf).
+/// So a list keeps the stored text, already checked to be well formed, and
+/// builds the map the first time it is reached. Every other read returns
+/// it built. Either way it compares, prints and serializes as the map.
+#[derive(Default)]
+pub struct LazyMetadata {
+    /// The stored JSON object, checked by `metadata::check_flat`; empty
+    /// once the map is built from something else.
+    text: Box<str>,
+    map: std::sync::OnceLock<Metadata>,
+}
+
+impl LazyMetadata {
+    /// Metadata kept as checked text, built on first use.
+    pub(crate) fn from_checked(text: &str) -> Self {
+        LazyMetadata {
+            text: text.into(),
+            map: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The map, built now if it was not yet. (Named so as not to hide
+    /// the map's own `get`.)
+    pub fn map(&self) -> &Metadata {
+        self.map
+            .get_or_init(|| crate::metadata::parse_checked(&self.text))
+    }
+
+    /// The map, owned.
+    pub fn into_inner(mut self) -> Metadata {
+        self.map();
+        self.map.take().unwrap_or_default()
+    }
+}
+
+impl From<Metadata> for LazyMetadata {
+    fn from(m: Metadata) -> Self {
+        LazyMetadata {
+            text: Box::default(),
+            map: std::sync::OnceLock::from(m),
+        }
+    }
+}
+
+impl std::ops::Deref for LazyMetadata {
+    type Target = Metadata;
+    fn deref(&self) -> &Metadata {
+        self.map()
+    }
+}
+
+impl std::ops::DerefMut for LazyMetadata {
+    fn deref_mut(&mut self) -> &mut Metadata {
+        self.map();
+        self.text = Box::default();
+        self.map.get_mut().expect("built just above")
+    }
+}
+
+impl<'a> IntoIterator for &'a LazyMetadata {
+    type Item = (&'a String, &'a MetaValue);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, MetaValue>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.map().iter()
+    }
+}
+
+impl Clone for LazyMetadata {
+    fn clone(&self) -> Self {
+        match self.map.get() {
+            Some(m) => m.clone().into(),
+            None => LazyMetadata::from_checked(&self.text),
+        }
+    }
+}
+
+impl PartialEq for LazyMetadata {
+    fn eq(&self, other: &Self) -> bool {
+        self.map() == other.map()
+    }
+}
+
+impl PartialEq<Metadata> for LazyMetadata {
+    fn eq(&self, other: &Metadata) -> bool {
+        self.map() == other
+    }
+}
+
+impl PartialEq<LazyMetadata> for Metadata {
+    fn eq(&self, other: &LazyMetadata) -> bool {
+        self == other.map()
+    }
+}
+
+impl fmt::Debug for LazyMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.map().fmt(f)
+    }
+}
+
+impl Serialize for LazyMetadata {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.map().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LazyMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Metadata::deserialize(d).map(Into::into)
+    }
 }
 
 /// A document as read: a shared [`DocumentRecord`] (reach its fields

@@ -451,3 +451,59 @@ fn selective_and_common_metadata_filters_agree_with_filtering_by_hand() {
         "no filter was selective enough to drive a list"
     );
 }
+
+/// A list reads metadata as a get does, whether it keeps the stored text
+/// until the map is used (the common shape) or parses it at once (escapes),
+/// and damaged metadata fails the list with a typed error rather than
+/// turning up later as an empty map.
+#[test]
+fn listed_metadata_matches_a_get_and_damage_is_an_error() {
+    let (dir, s) = common::store();
+    let nested = serde_json::json!(["a", {"b": [1.5, null, -7]}]);
+    let plain = s
+        .create(
+            NewDocument::new("plain", "x")
+                .meta("team", "core")
+                .meta("n", 3i64)
+                .meta("ratio", 0.1)
+                .meta("ok", true)
+                .meta("tags", MetaValue::Json(nested.clone())),
+        )
+        .unwrap();
+    s.create(
+        NewDocument::new("escaped", "y")
+            .meta("quote", "say \"hi\"\n")
+            .meta("clé \\ \"q\"", MetaValue::Null),
+    )
+    .unwrap();
+    s.create(NewDocument::new("bare", "z")).unwrap();
+    let page = s.list(&ListQuery::default()).unwrap();
+    assert_eq!(page.documents.len(), 3);
+    for d in &page.documents {
+        let got = s.get(d.id).unwrap();
+        assert_eq!(d.metadata, got.metadata, "{}", d.title);
+        assert_eq!(
+            serde_json::to_value(&d.metadata).unwrap(),
+            serde_json::to_value(&got.metadata).unwrap()
+        );
+    }
+    let listed = page.documents.iter().find(|d| d.id == plain.id).unwrap();
+    assert_eq!(listed.metadata.get("tags"), Some(&MetaValue::Json(nested)));
+    assert_eq!(listed.metadata.get("ratio"), Some(&MetaValue::Float(0.1)));
+    s.close().unwrap();
+    drop(s);
+
+    let path = dir.path().join("test.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE documents SET metadata = '{\"team\":\"co' WHERE id = ?1",
+        [plain.id],
+    )
+    .unwrap();
+    drop(conn);
+    let s = docvault::Store::open(&path, docvault::Config::default()).unwrap();
+    match s.list(&ListQuery::default()) {
+        Err(docvault::Error::Corrupt(_)) => {}
+        other => panic!("expected a corrupt-store error, got {other:?}"),
+    }
+}
