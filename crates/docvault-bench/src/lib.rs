@@ -239,8 +239,10 @@ impl Report {
                 Some(t) => format!("  (target ≥ {t}: NOT met)"),
                 None => String::new(),
             };
+            // Three decimals: at two, 0.698 printed as "0.70 (target ≥ 0.7:
+            // NOT met)".
             out.push_str(&format!(
-                "{:<52} {:>2} threads: {:>7.2}{}\n",
+                "{:<52} {:>2} threads: {:>8.3}{}\n",
                 r.name, r.threads, r.ratio, target
             ));
         }
