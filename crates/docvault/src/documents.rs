@@ -386,8 +386,8 @@ impl Store {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let sample = crate::metrics::sample_this_get();
-        let started = sample.then(Instant::now);
+        let tick = crate::metrics::tick();
+        let started = tick.hit().then(Instant::now);
         let id = match r {
             DocRef::Id(i) => Some(i),
             DocRef::Uuid(u) => self.inner.cache.id_of(&u),
@@ -400,9 +400,9 @@ impl Store {
                 return found;
             }
         }
-        let started = Instant::now();
+        let started = tick.miss().then(Instant::now);
         let out = self.get_uncached(r, opts);
-        self.inner.metrics.get_miss.done(started, &out);
+        self.inner.metrics.get_miss.done_sampled(started, &out);
         out
     }
 

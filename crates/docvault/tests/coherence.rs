@@ -268,3 +268,23 @@ fn metrics_count_operations() {
     assert!(m.create.latency.p50_us > 0.0);
     assert!(m.create.latency.p50_us <= started.elapsed().as_secs_f64() * 1e6 * 1.25 + 1.0);
 }
+
+/// Uncached reads are all counted, and one in eight is timed: enough for
+/// the latency figures, without two clock reads on every read.
+#[test]
+fn uncached_reads_are_counted_exactly_and_timed_by_sample() {
+    let (_d, s) = common::store_with(docvault::Config {
+        cache_capacity_bytes: 0,
+        ..docvault::Config::default()
+    });
+    let d = s.create(NewDocument::new("t", "x")).unwrap();
+    for _ in 0..400 {
+        s.get(d.id).unwrap();
+    }
+    let m = s.metrics();
+    assert_eq!(m.get_miss.count, 400);
+    assert_eq!(m.get_hit.count, 0);
+    let timed = m.get_miss.latency.samples;
+    assert!((40..=60).contains(&timed), "{timed} of 400 timed");
+    assert!(m.get_miss.latency.p50_us > 0.0);
+}
