@@ -239,11 +239,14 @@ impl Report {
                 Some(t) => format!("  (target ≥ {t}: NOT met)"),
                 None => String::new(),
             };
-            // Three decimals: at two, 0.698 printed as "0.70 (target ≥ 0.7:
-            // NOT met)".
+            // Rounded down to three decimals: rounded to nearest, 0.698 had
+            // printed as "0.70 (target ≥ 0.7: NOT met)".
             out.push_str(&format!(
                 "{:<52} {:>2} threads: {:>8.3}{}\n",
-                r.name, r.threads, r.ratio, target
+                r.name,
+                r.threads,
+                (r.ratio * 1000.0).floor() / 1000.0,
+                target
             ));
         }
         out.push_str(&format!(

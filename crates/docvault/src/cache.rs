@@ -405,6 +405,9 @@ impl Shard {
         if !cache.enabled() || cache.generation() != generation {
             return;
         }
+        // Records the cache keeps are read with their metadata built:
+        // `record_size` measures the map, not kept text.
+        debug_assert!(record.metadata.is_built());
         let size = record_size(&record);
         if size > cache.shard_capacity {
             return;

@@ -69,7 +69,7 @@ pub(crate) fn sha256_hex(s: &str) -> String {
 /// Parses a TEXT column in place: a uuid or an enum name needs no
 /// `String` of its own (three allocations less per row read).
 fn parse_col<T: std::str::FromStr>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
-    let s = r.get_ref(i)?.as_str()?;
+    let s = metadata::text_column(r, i)?;
     s.parse().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
             i,
@@ -138,21 +138,21 @@ pub(crate) fn load(conn: &Connection, r: DocRef, content: bool) -> Result<Option
     load_with(conn, r, content, from_row)
 }
 
-/// As [`load`], decoding the row with `decode`.
+/// As [`load`], turning the row into a record with `read_row`.
 fn load_with(
     conn: &Connection,
     r: DocRef,
     content: bool,
-    decode: fn(&Row<'_>) -> rusqlite::Result<Row2>,
+    read_row: fn(&Row<'_>) -> rusqlite::Result<Row2>,
 ) -> Result<Option<Row2>> {
     let row = match (r, content) {
         (DocRef::Id(i), c) => conn
             .prepare_cached(if c { BY_ID } else { BY_ID_NO_CONTENT })?
-            .query_row([i], decode)
+            .query_row([i], read_row)
             .optional()?,
         (DocRef::Uuid(u), c) => conn
             .prepare_cached(if c { BY_UUID } else { BY_UUID_NO_CONTENT })?
-            .query_row([u.to_string()], decode)
+            .query_row([u.to_string()], read_row)
             .optional()?,
     };
     Ok(row)
@@ -452,13 +452,13 @@ impl Store {
             // With content even when not asked, so the cache can keep it.
             // Without a cache, nothing needs the metadata map now (the cache
             // would measure it): build it only if the caller reaches it.
-            let decode = if cache.enabled() {
+            let read_row = if cache.enabled() {
                 from_row
             } else {
                 from_row_lazily
             };
             let Some((record, persisted)) =
-                load_with(&conn, r, opts.include_content || cache.enabled(), decode)?
+                load_with(&conn, r, opts.include_content || cache.enabled(), read_row)?
             else {
                 return Err(Error::not_found("document", r));
             };
@@ -989,6 +989,55 @@ mod tests {
         /// Runs on this thread between a cache miss's database read and its
         /// cache insert: the race window of a stale insert.
         pub(super) static MISS_HOOK: RefCell<Option<Box<dyn FnMut()>>> = const { RefCell::new(None) };
+    }
+
+    /// Which reads keep metadata as text until it is used: lists and gets
+    /// without a cache do, when the text has the store's own shape; gets
+    /// through the cache, and metadata with escapes, are built at once.
+    /// Whichever way, the map reads back the same.
+    #[test]
+    fn which_reads_keep_metadata_as_text() {
+        use crate::{DocRef, ListQuery, MetaValue};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lazy.db");
+        let tags = MetaValue::Json(serde_json::json!(["x", {"y": [2.5, null]}]));
+        let store = Store::open(&path, Config::default()).unwrap();
+        let plain = store
+            .create(
+                NewDocument::new("plain", "body")
+                    .meta("team", "core")
+                    .meta("n", -4i64)
+                    .meta("f", 0.1)
+                    .meta("tags", tags.clone()),
+            )
+            .unwrap();
+        let escaped = store
+            .create(NewDocument::new("escaped", "body").meta("q", "a \"quoted\" word"))
+            .unwrap();
+        let cached = store.get(plain.id).unwrap();
+        assert!(cached.metadata.is_built(), "a cached get builds the map");
+        for d in store.list(&ListQuery::default()).unwrap().documents {
+            assert_eq!(d.metadata.is_built(), d.id == escaped.id, "{}", d.title);
+        }
+        store.close().unwrap();
+        drop(store);
+
+        let uncached = Config {
+            cache_capacity_bytes: 0,
+            ..Config::default()
+        };
+        let store = Store::open(&path, uncached).unwrap();
+        for r in [DocRef::Id(plain.id), DocRef::Uuid(plain.uuid)] {
+            let got = store.get(r).unwrap();
+            assert!(!got.metadata.is_built(), "kept as text");
+            assert_eq!(got.metadata, plain.metadata);
+            assert_eq!(got.metadata.get("tags"), Some(&tags));
+            assert_eq!(got.metadata.get("f"), Some(&MetaValue::Float(0.1)));
+            assert!(got.metadata.is_built(), "built once used");
+        }
+        let got = store.get(escaped.id).unwrap();
+        assert!(got.metadata.is_built(), "escapes are parsed at once");
+        assert_eq!(got.metadata, escaped.metadata);
     }
 
     /// The original's stale-read race, forced deterministically: a reader

@@ -165,9 +165,15 @@ impl From<rusqlite::Error> for Error {
                 _ => {}
             }
         }
-        if let rusqlite::Error::FromSqlConversionFailure(..) = &e {
-            // A stored value that does not decode (a uuid, an enum name, the
-            // metadata JSON): the store wrote it, so the file is damaged.
+        if let rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::Utf8Error(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) = &e
+        {
+            // A stored value that does not decode (text that is not UTF-8,
+            // a NULL or a number where text belongs, a uuid, an enum name or
+            // metadata JSON that does not parse): the store wrote it, so the
+            // file is damaged.
             return Error::Corrupt(e.to_string());
         }
         Error::Database(e.to_string())

@@ -14,10 +14,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-/// One cached read in this many has its latency measured.
+/// One cached read in this many has its latency measured (counted per
+/// thread, over all its gets).
 pub const GET_SAMPLE: u32 = 64;
 
-/// One uncached read by id or uuid in this many has its latency measured.
+/// One uncached read by id or uuid in this many has its latency measured
+/// (counted per thread, over all its gets).
 pub const MISS_SAMPLE: u32 = 8;
 
 const BUCKETS: usize = 4 * 32;
@@ -204,14 +206,16 @@ pub(crate) fn tick() -> Tick {
 pub(crate) struct Tick(u32);
 
 impl Tick {
-    /// Whether this get, if a cache hit, is timed: 1 in [`GET_SAMPLE`].
+    /// Whether this get, if a cache hit, is timed: 1 in [`GET_SAMPLE`],
+    /// starting with a thread's first get (often its slowest).
     pub(crate) fn hit(self) -> bool {
-        self.0.is_multiple_of(GET_SAMPLE)
+        self.0 % GET_SAMPLE == 1
     }
 
-    /// Whether this get, if it misses, is timed: 1 in [`MISS_SAMPLE`].
+    /// Whether this get, if it misses, is timed: 1 in [`MISS_SAMPLE`],
+    /// starting with a thread's first get.
     pub(crate) fn miss(self) -> bool {
-        self.0.is_multiple_of(MISS_SAMPLE)
+        self.0 % MISS_SAMPLE == 1
     }
 }
 

@@ -437,10 +437,10 @@ pub struct DocumentRecord {
 ///
 /// A list reads up to a thousand documents whose metadata a caller often
 /// never looks at; building each map took a sixth of a list's time (perf).
-/// So a list keeps the stored text, already checked to be well formed, and
-/// builds the map the first time it is reached. Every other read returns
-/// it built. Either way it compares, prints and serializes as the map.
-#[derive(Default)]
+/// So a list, and a get from a store without a read cache, keep the stored
+/// text, already checked to be well formed, and build the map the first
+/// time it is reached. Gets through the cache return it built. Either way
+/// it compares, prints and serializes as the map.
 pub struct LazyMetadata {
     /// The stored JSON object, checked by `metadata::check_flat`; empty
     /// once the map is built from something else.
@@ -468,6 +468,39 @@ impl LazyMetadata {
     pub fn into_inner(mut self) -> Metadata {
         self.map();
         self.map.take().unwrap_or_default()
+    }
+
+    /// Whether the map has been built.
+    pub(crate) fn is_built(&self) -> bool {
+        self.map.get().is_some()
+    }
+}
+
+impl Default for LazyMetadata {
+    fn default() -> Self {
+        Metadata::new().into()
+    }
+}
+
+impl From<LazyMetadata> for Metadata {
+    fn from(m: LazyMetadata) -> Self {
+        m.into_inner()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut LazyMetadata {
+    type Item = (&'a String, &'a mut MetaValue);
+    type IntoIter = std::collections::btree_map::IterMut<'a, String, MetaValue>;
+    fn into_iter(self) -> Self::IntoIter {
+        std::ops::DerefMut::deref_mut(self).iter_mut()
+    }
+}
+
+impl IntoIterator for LazyMetadata {
+    type Item = (String, MetaValue);
+    type IntoIter = std::collections::btree_map::IntoIter<String, MetaValue>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_inner().into_iter()
     }
 }
 

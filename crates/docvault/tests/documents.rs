@@ -711,30 +711,28 @@ fn numeric_looking_strings_stay_strings() {
     assert!(s.check().unwrap().ok);
 }
 
-/// Without a cache, a get keeps well-formed metadata as text until it is
-/// used: it reads back as with a cache, by id and by uuid, and damaged
-/// metadata is still a typed error at the get, not an empty map later.
+/// Without a cache, a get keeps metadata of the store's own shape as text
+/// until it is used (and parses metadata with escapes at once): either way
+/// it reads back as with a cache, by id and by uuid, and damaged metadata
+/// is still a typed error at the get, not an empty map later.
 #[test]
 fn gets_without_a_cache_read_metadata_as_with_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nc.db");
-    let meta = |s: &docvault::Store| {
-        let d = s
-            .create(
-                NewDocument::new("m", "body")
-                    .meta("team", "core")
-                    .meta("n", -4i64)
-                    .meta("q", "a \"quoted\" word")
-                    .meta(
-                        "tags",
-                        MetaValue::Json(serde_json::json!(["x", {"y": 2.5}])),
-                    ),
-            )
-            .unwrap();
-        (d.id, d.uuid, d.metadata.clone())
-    };
+    let tags = MetaValue::Json(serde_json::json!(["x", {"y": 2.5}]));
     let cached = docvault::Store::open(&path, Config::default()).unwrap();
-    let (id, uuid, written) = meta(&cached);
+    let written: Vec<_> = [
+        NewDocument::new("plain", "body")
+            .meta("team", "core")
+            .meta("n", -4i64)
+            .meta("tags", tags.clone()),
+        NewDocument::new("escaped", "body")
+            .meta("q", "a \"quoted\" word")
+            .meta("tags", tags.clone()),
+    ]
+    .into_iter()
+    .map(|n| cached.create(n).unwrap())
+    .collect();
     cached.close().unwrap();
     drop(cached);
     let uncached = Config {
@@ -742,21 +740,24 @@ fn gets_without_a_cache_read_metadata_as_with_one() {
         ..Config::default()
     };
     let s = docvault::Store::open(&path, uncached.clone()).unwrap();
-    for r in [DocRef::Id(id), DocRef::Uuid(uuid)] {
-        let got = s.get(r).unwrap();
-        assert_eq!(got.metadata, written);
-        assert_eq!(got.metadata.get("n"), Some(&MetaValue::Integer(-4)));
+    for d in &written {
+        for r in [DocRef::Id(d.id), DocRef::Uuid(d.uuid)] {
+            let got = s.get(r).unwrap();
+            assert_eq!(got.metadata, d.metadata, "{}", d.title);
+            assert_eq!(got.metadata.get("tags"), Some(&tags));
+        }
     }
     s.close().unwrap();
     drop(s);
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
         "UPDATE documents SET metadata = '{\"n\":01}' WHERE id = ?1",
-        [id],
+        [written[0].id],
     )
     .unwrap();
     drop(conn);
     let s = docvault::Store::open(&path, uncached).unwrap();
+    let id = written[0].id;
     assert!(
         matches!(s.get(id), Err(Error::Corrupt(_))),
         "{:?}",
