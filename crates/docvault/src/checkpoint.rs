@@ -56,6 +56,13 @@ struct State {
 struct Signal {
     state: Mutex<State>,
     cv: Condvar,
+    /// Held by whichever of the thread and the writer's fallback is
+    /// checkpointing. The fallback waits for it: when it gave up on finding
+    /// the thread busy instead, a slow disk (syncs of seconds under I/O
+    /// load) kept the thread in one long checkpoint while commit after
+    /// commit skipped the fallback, and the WAL grew to 2-3 times its bound
+    /// (`tests/checkpoint.rs` beside a writer of large synced files).
+    checkpointing: Mutex<()>,
     /// WAL frames the last background checkpoint had copied.
     copied: AtomicI32,
 }
@@ -86,7 +93,14 @@ impl Checkpointer {
         let hook_signal = Arc::clone(&signal);
         writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, frames: i32| {
             if frames >= FORCE_FRAMES {
-                // Busy means the thread is checkpointing right now: fine.
+                // After the thread's checkpoint, if one is running: ours then
+                // copies what it left. The hook runs after the commit has let
+                // go of the write lock, and a PASSIVE checkpoint never waits
+                // for the writer, so the thread cannot be waiting for us.
+                let _turn = hook_signal
+                    .checkpointing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 if wal.checkpoint_v2(CheckpointMode::PASSIVE).is_ok() {
                     counters.inline.fetch_add(1, Relaxed);
                 }
@@ -155,8 +169,11 @@ fn run(conn: Connection, signal: &Signal, counters: &CheckpointCounters) {
             }
             s.requested = false;
         }
-        // Busy (a commit's inline checkpoint) or an I/O error: the next
-        // commit past the threshold asks again.
+        // An I/O error: the next commit past the threshold asks again.
+        let _turn = signal
+            .checkpointing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Ok((_, copied)) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
             counters.background.fetch_add(1, Relaxed);
             signal.copied.store(copied.max(0), Relaxed);
