@@ -34,8 +34,15 @@ use crate::error::Result;
 /// WAL frames not yet copied after which a commit asks for a checkpoint
 /// (SQLite's own automatic threshold).
 const START_FRAMES: i32 = 1000;
-/// WAL frames after which a commit checkpoints inline.
+/// WAL frames after which a commit checkpoints inline, unless the thread
+/// is checkpointing.
 const FORCE_FRAMES: i32 = 8 * START_FRAMES;
+/// WAL frames after which a commit that finds the thread checkpointing
+/// waits for it, then checkpoints (~39 MiB). Waiting from `FORCE_FRAMES`
+/// on made one-document creates 0.91x as fast (seven alternating pairs of
+/// `examples/creates`): the writer waited for the thread's sync at almost
+/// every pass of the threshold.
+const WAIT_FRAMES: i32 = 10 * START_FRAMES;
 
 /// Checkpoint statistics.
 #[derive(Debug, Default)]
@@ -57,11 +64,12 @@ struct Signal {
     state: Mutex<State>,
     cv: Condvar,
     /// Held by whichever of the thread and the writer's fallback is
-    /// checkpointing. The fallback waits for it: when it gave up on finding
-    /// the thread busy instead, a slow disk (syncs of seconds under I/O
-    /// load) kept the thread in one long checkpoint while commit after
-    /// commit skipped the fallback, and the WAL grew to 2-3 times its bound
-    /// (`tests/checkpoint.rs` beside a writer of large synced files).
+    /// checkpointing. Past [`WAIT_FRAMES`] the fallback waits for it: when
+    /// it always gave up on finding the thread busy, a slow disk (syncs of
+    /// seconds under I/O load) kept the thread in one long checkpoint while
+    /// commit after commit skipped the fallback, and the WAL grew to 2-3
+    /// times its bound (`tests/checkpoint.rs`, with large synced writes
+    /// beside the store).
     checkpointing: Mutex<()>,
     /// WAL frames the last background checkpoint had copied.
     copied: AtomicI32,
@@ -93,15 +101,23 @@ impl Checkpointer {
         let hook_signal = Arc::clone(&signal);
         writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, frames: i32| {
             if frames >= FORCE_FRAMES {
-                // After the thread's checkpoint, if one is running: ours then
-                // copies what it left. The hook runs after the commit has let
-                // go of the write lock, and a PASSIVE checkpoint never waits
-                // for the writer, so the thread cannot be waiting for us.
-                let _turn = hook_signal
-                    .checkpointing
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
-                if wal.checkpoint_v2(CheckpointMode::PASSIVE).is_ok() {
+                // If the thread is checkpointing, the next commit tries
+                // again; past WAIT_FRAMES this one waits for it, then copies
+                // what it left. The hook runs after the commit has let go of
+                // the write lock, and a PASSIVE checkpoint never waits for
+                // the writer, so the thread cannot be waiting for us.
+                let turn = match hook_signal.checkpointing.try_lock() {
+                    Ok(turn) => Some(turn),
+                    Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                    Err(std::sync::TryLockError::WouldBlock) if frames >= WAIT_FRAMES => Some(
+                        hook_signal
+                            .checkpointing
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()),
+                    ),
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                };
+                if turn.is_some() && wal.checkpoint_v2(CheckpointMode::PASSIVE).is_ok() {
                     counters.inline.fetch_add(1, Relaxed);
                 }
             } else {
