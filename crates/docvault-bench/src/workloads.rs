@@ -396,20 +396,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         |_, rng| s.get(1 + rng.below(all) as i64).map(drop).map_err(err),
     )?;
     for &t in &opts.threads {
-        ctx.measure(
-            "list_100",
-            t,
-            1,
-            |_| (),
-            |_, _| {
-                s.list(&ListQuery {
-                    limit: 100,
-                    ..Default::default()
-                })
-                .map(drop)
-                .map_err(err)
-            },
-        )?;
+        ctx.measure("list_100", t, 1, |_| (), |_, _| list_100(s))?;
     }
     ctx.measure(
         "list_100_filtered",
@@ -585,14 +572,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                 t,
                 1,
                 |_| (),
-                |_, _| {
-                    s.list(&ListQuery {
-                        limit: 100,
-                        ..Default::default()
-                    })
-                    .map(drop)
-                    .map_err(err)
-                },
+                |_, _| list_100(s),
                 |_| raw_connection(&path),
                 |conn, _| raw_list(conn).map(drop),
             )?;
@@ -929,6 +909,16 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         open_encrypted_ms,
         verdict,
     })
+}
+
+/// The `list_100` workload: the first page of 100, default order.
+fn list_100(s: &Store) -> Result<(), String> {
+    s.list(&ListQuery {
+        limit: 100,
+        ..Default::default()
+    })
+    .map(drop)
+    .map_err(err)
 }
 
 /// A bare connection for the baseline: no pool, no cache, no docvault code.

@@ -139,6 +139,15 @@ enum Num {
     Float(f64),
 }
 
+/// A value that is neither an array nor an object, as read.
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+}
+
 impl<'a, const BUILD: bool> Flat<'a, BUILD> {
     fn top(text: &'a str) -> Option<Metadata> {
         let mut p = Flat::<BUILD> { text, at: 0 };
@@ -146,20 +155,14 @@ impl<'a, const BUILD: bool> Flat<'a, BUILD> {
         p.object(|p, key| {
             let v = match p.peek()? {
                 b'[' | b'{' => MetaValue::Json(p.json(0)?),
-                b'"' => {
-                    let s = p.string()?;
-                    if BUILD {
-                        MetaValue::String(s.to_owned())
-                    } else {
-                        MetaValue::Null
-                    }
-                }
-                b'n' => p.word("null", MetaValue::Null)?,
-                b't' => p.word("true", MetaValue::Bool(true))?,
-                b'f' => p.word("false", MetaValue::Bool(false))?,
-                _ => match p.number()? {
-                    Num::Int(n) => MetaValue::Integer(n),
-                    Num::Float(f) => MetaValue::Float(f),
+                _ => match p.scalar()? {
+                    Scalar::Null => MetaValue::Null,
+                    Scalar::Bool(b) => MetaValue::Bool(b),
+                    Scalar::Int(n) => MetaValue::Integer(n),
+                    Scalar::Float(f) => MetaValue::Float(f),
+                    // Not copied when only checking.
+                    Scalar::Str(s) if BUILD => MetaValue::String(s.to_owned()),
+                    Scalar::Str(_) => MetaValue::Null,
                 },
             };
             if BUILD {
@@ -215,6 +218,21 @@ impl<'a, const BUILD: bool> Flat<'a, BUILD> {
         let s = &self.text[self.at..end];
         self.at = end + 1;
         Some(s)
+    }
+
+    /// A string, literal or number: what the top level and nested JSON
+    /// share.
+    fn scalar(&mut self) -> Option<Scalar<'a>> {
+        Some(match self.peek()? {
+            b'"' => Scalar::Str(self.string()?),
+            b'n' => self.word("null", Scalar::Null)?,
+            b't' => self.word("true", Scalar::Bool(true))?,
+            b'f' => self.word("false", Scalar::Bool(false))?,
+            _ => match self.number()? {
+                Num::Int(n) => Scalar::Int(n),
+                Num::Float(f) => Scalar::Float(f),
+            },
+        })
     }
 
     fn word<T>(&mut self, word: &str, v: T) -> Option<T> {
@@ -315,20 +333,13 @@ impl<'a, const BUILD: bool> Flat<'a, BUILD> {
                 }
                 J::Array(items)
             }
-            b'"' => {
-                let s = self.string()?;
-                if BUILD {
-                    J::String(s.to_owned())
-                } else {
-                    J::Null
-                }
-            }
-            b'n' => self.word("null", J::Null)?,
-            b't' => self.word("true", J::Bool(true))?,
-            b'f' => self.word("false", J::Bool(false))?,
-            _ => match self.number()? {
-                Num::Int(n) => J::from(n),
-                Num::Float(f) => J::from(serde_json::Number::from_f64(f)?),
+            _ => match self.scalar()? {
+                Scalar::Null => J::Null,
+                Scalar::Bool(b) => J::Bool(b),
+                Scalar::Int(n) => J::from(n),
+                Scalar::Float(f) => J::from(serde_json::Number::from_f64(f)?),
+                Scalar::Str(s) if BUILD => J::String(s.to_owned()),
+                Scalar::Str(_) => J::Null,
             },
         })
     }
