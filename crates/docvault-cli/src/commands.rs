@@ -276,9 +276,18 @@ pub fn audit(ctx: &Ctx, a: AuditArgs) -> Result<Outcome> {
     ))
 }
 
+/// The store's counts and sizes, then this process's metrics (since the
+/// store was opened: most are zero, but the cache's capacity, the reader
+/// pool and pending access updates are real). The JSON is [`docvault::Stats`]
+/// with the snapshot added as `metrics`.
 pub fn stats(ctx: &Ctx) -> Result<Outcome> {
-    let st = ctx.with_store(Config::default(), |s| s.stats())?;
-    Ok(Outcome::new(to_json(&st)?, output::stats_text(&st)))
+    let (st, m) = ctx.with_store(Config::default(), |s| Ok((s.stats()?, s.metrics())))?;
+    let mut json = to_json(&st)?;
+    json["metrics"] = to_json(&m)?;
+    let mut text = output::stats_text(&st);
+    text.push('\n');
+    text.push_str(&output::metrics_text(&m, st.operations));
+    Ok(Outcome::new(json, text))
 }
 
 pub fn optimize(ctx: &Ctx) -> Result<Outcome> {

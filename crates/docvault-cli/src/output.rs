@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use docvault::{
-    AuditEntry, AuditVerification, CheckReport, Document, Error, MetaValue, Metadata, Page, Stats,
-    Timestamp, Version, VersionInfo,
+    AuditEntry, AuditVerification, CheckReport, Document, Error, MetaValue, Metadata,
+    MetricsSnapshot, Page, Stats, Timestamp, Version, VersionInfo,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -370,6 +370,92 @@ pub fn stats_text(s: &Stats) -> String {
         s.total_bytes, s.db_bytes, s.wal_bytes
     );
     let _ = writeln!(out, "schema version:   {}", s.schema_version);
+    out
+}
+
+/// A latency in µs, or `-` when nothing was measured.
+fn micros(samples: u64, us: f64) -> String {
+    if samples == 0 {
+        "-".into()
+    } else {
+        format!("{us:.1}")
+    }
+}
+
+/// The metrics section of `stats`: a table of operations, then the cache,
+/// reader pool and writer figures. `operations` is [`Stats::operations`].
+pub fn metrics_text(m: &MetricsSnapshot, operations: u64) -> String {
+    let mut out = String::from("metrics (this process, since the store was opened):\n");
+    let _ = writeln!(out, "operations:       {operations}");
+    let ops = [
+        ("get (cache hit)", &m.get_hit),
+        ("get (miss)", &m.get_miss),
+        ("get many", &m.get_many),
+        ("list", &m.list),
+        ("search", &m.search),
+        ("create", &m.create),
+        ("create many", &m.create_many),
+        ("update", &m.update),
+        ("delete", &m.delete),
+        ("undelete", &m.undelete),
+        ("hard delete", &m.hard_delete),
+        ("restore", &m.restore),
+    ];
+    let rows: Vec<Vec<String>> = ops
+        .iter()
+        .map(|(name, o)| {
+            let l = &o.latency;
+            vec![
+                name.to_string(),
+                o.count.to_string(),
+                o.errors.to_string(),
+                l.samples.to_string(),
+                micros(l.samples, l.p50_us),
+                micros(l.samples, l.p95_us),
+                micros(l.samples, l.p99_us),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "OPERATION",
+            "COUNT",
+            "ERRORS",
+            "TIMED",
+            "P50 µs",
+            "P95 µs",
+            "P99 µs",
+        ],
+        &rows,
+    ));
+    let c = &m.cache;
+    let _ = writeln!(
+        out,
+        "cache:            {}, {} hits, {} misses, {} evictions, {} entries, {} of {} bytes",
+        if c.enabled { "on" } else { "off" },
+        c.hits,
+        c.misses,
+        c.evictions,
+        c.entries,
+        c.bytes,
+        c.capacity_bytes
+    );
+    let _ = writeln!(
+        out,
+        "reader pool:      size {}, {} open ({} in use, {} idle), {} waits, {} overflows",
+        m.reader_pool_size,
+        m.open_readers,
+        m.busy_readers,
+        m.idle_readers,
+        m.reader_waits,
+        m.reader_overflows
+    );
+    let _ = writeln!(
+        out,
+        "writer:           {} commits of {} writes, checkpoints {} background + {} inline",
+        m.commits, m.write_jobs, m.checkpoints_background, m.checkpoints_inline
+    );
+    let _ = writeln!(out, "pending access updates: {}", m.pending_access_updates);
     out
 }
 

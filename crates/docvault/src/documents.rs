@@ -350,24 +350,27 @@ impl Store {
     /// Creates many documents in one transaction: all or none.
     pub fn create_many(&self, docs: Vec<NewDocument>) -> Result<Vec<Document>> {
         let started = Instant::now();
-        for (i, d) in docs.iter().enumerate() {
+        let max = self.inner.config.max_content_bytes;
+        let valid = docs.iter().enumerate().try_for_each(|(i, d)| {
             // Name the document, so a caller can tell which one to fix.
-            validate_new(d, self.inner.config.max_content_bytes).map_err(|e| match e {
+            validate_new(d, max).map_err(|e| match e {
                 Error::Validation { field, reason } => Error::Validation {
                     field: format!("documents[{i}].{field}"),
                     reason,
                 },
                 other => other,
-            })?;
-        }
-        let out = self
-            .write(move |tx| {
-                docs.into_iter()
-                    .map(|d| insert(tx, d, started))
-                    .collect::<Result<Vec<_>>>()
+            })
+        });
+        let out = valid
+            .and_then(|()| {
+                self.write(move |tx| {
+                    docs.into_iter()
+                        .map(|d| insert(tx, d, started))
+                        .collect::<Result<Vec<_>>>()
+                })
             })
             .map(|v| v.into_iter().map(fresh).collect());
-        self.inner.metrics.create.done(started, &out);
+        self.inner.metrics.create_many.done(started, &out);
         out
     }
 

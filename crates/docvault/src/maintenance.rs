@@ -112,6 +112,7 @@ impl Store {
         use std::sync::atomic::Ordering::Relaxed;
         let m = &self.inner.metrics;
         let cache = self.inner.cache.stats();
+        let pool = self.inner.readers.counts();
         crate::metrics::MetricsSnapshot {
             get_hit: m.get_hit.snapshot(Some(cache.hits)),
             get_miss: m.get_miss.snapshot(None),
@@ -119,13 +120,17 @@ impl Store {
             list: m.list.snapshot(None),
             search: m.search.snapshot(None),
             create: m.create.snapshot(None),
+            create_many: m.create_many.snapshot(None),
             update: m.update.snapshot(None),
             delete: m.delete.snapshot(None),
             undelete: m.undelete.snapshot(None),
             hard_delete: m.hard_delete.snapshot(None),
             restore: m.restore.snapshot(None),
             cache,
-            idle_readers: self.inner.readers.idle(),
+            reader_pool_size: pool.capacity,
+            open_readers: pool.open,
+            busy_readers: pool.in_use(),
+            idle_readers: pool.idle,
             reader_waits: self.inner.readers.waits.load(Relaxed),
             reader_overflows: self.inner.readers.overflows.load(Relaxed),
             commits: self.inner.writer_counters.commits.load(Relaxed),
@@ -334,5 +339,40 @@ impl Store {
     pub fn verify_audit(&self) -> Result<audit::AuditVerification> {
         let conn = self.reader()?;
         audit::verify(&conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Store};
+
+    /// The pool's figures in [`Store::metrics`]: its size from the config, a
+    /// borrowed reader open and busy, then open and idle once returned.
+    #[test]
+    fn metrics_show_the_reader_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            readers: 3,
+            ..Config::default()
+        };
+        let s = Store::open(dir.path().join("m.db"), config).unwrap();
+        let pool = |s: &Store| {
+            let m = s.metrics();
+            (
+                m.reader_pool_size,
+                m.open_readers,
+                m.busy_readers,
+                m.idle_readers,
+            )
+        };
+        // Opening may or may not have used a reader; none is busy after it.
+        let (size, open, busy, idle) = pool(&s);
+        assert_eq!((size, busy, idle), (3, 0, open));
+        let conn = s.reader().unwrap();
+        let open = open.max(1);
+        assert_eq!(pool(&s), (3, open, 1, open - 1), "while borrowed");
+        drop(conn);
+        assert_eq!(pool(&s), (3, open, 0, open), "once returned");
+        s.close().unwrap();
     }
 }

@@ -180,6 +180,7 @@ pub(crate) struct Metrics {
     pub list: Op,
     pub search: Op,
     pub create: Op,
+    pub create_many: Op,
     pub update: Op,
     pub delete: Op,
     pub undelete: Op,
@@ -222,18 +223,25 @@ impl Tick {
 /// Everything the store measures, as returned by [`crate::Store::metrics`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
-    /// Reads by id or uuid served from the cache.
+    /// Reads by id or uuid served from the cache, each document of a
+    /// `get_many` included (the cache's hits).
     pub get_hit: OpMetrics,
-    /// Reads by id or uuid that went to the database.
+    /// Reads by id or uuid that went to the database, each document of a
+    /// `get_many` included.
     pub get_miss: OpMetrics,
-    /// Batch reads.
+    /// Batch reads (`get_many` calls; their documents also count in
+    /// `get_hit` or `get_miss`).
     pub get_many: OpMetrics,
     /// List calls.
     pub list: OpMetrics,
     /// Search calls.
     pub search: OpMetrics,
-    /// Creates (per call; `create_many` counts once).
+    /// One-document creates (`create`).
     pub create: OpMetrics,
+    /// Batch creates and imports (`create_many` calls, each one transaction
+    /// of any number of documents).
+    #[serde(default)]
+    pub create_many: OpMetrics,
     /// Updates.
     pub update: OpMetrics,
     /// Soft deletes.
@@ -246,6 +254,17 @@ pub struct MetricsSnapshot {
     pub restore: OpMetrics,
     /// The read cache.
     pub cache: crate::cache::CacheStats,
+    /// Most reader connections the pool keeps open at once
+    /// ([`crate::Config::readers`]).
+    #[serde(default)]
+    pub reader_pool_size: usize,
+    /// Reader connections the pool has open, idle or in use (temporary
+    /// extra connections, see `reader_overflows`, are not counted).
+    #[serde(default)]
+    pub open_readers: usize,
+    /// Reader connections open and in use by a read (open minus idle).
+    #[serde(default)]
+    pub busy_readers: usize,
     /// Reader connections open and idle.
     pub idle_readers: usize,
     /// Reads that found every pooled reader busy and, after yielding their

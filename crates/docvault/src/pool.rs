@@ -76,6 +76,24 @@ thread_local! {
     static LAST_SLOT: std::cell::Cell<(u64, usize)> = const { std::cell::Cell::new((u64::MAX, 0)) };
 }
 
+/// A pool's connections at one moment (see [`Pool::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolCounts {
+    /// Most pooled connections open at once.
+    pub(crate) capacity: usize,
+    /// Pooled connections open, idle or borrowed.
+    pub(crate) open: usize,
+    /// Pooled connections open and not borrowed.
+    pub(crate) idle: usize,
+}
+
+impl PoolCounts {
+    /// Pooled connections borrowed now.
+    pub(crate) fn in_use(self) -> usize {
+        self.open.saturating_sub(self.idle)
+    }
+}
+
 pub(crate) struct PooledConn<'a> {
     pool: &'a Pool,
     /// Which pooled connection this is (meaningless for a temporary one).
@@ -209,9 +227,16 @@ impl Pool {
         }
     }
 
-    /// Idle connections now.
-    pub(crate) fn idle(&self) -> usize {
-        self.lock().idle.len()
+    /// Capacity, open and idle pooled connections, read together so that
+    /// open minus idle (those borrowed) is never negative. Temporary
+    /// connections opened after a wait ran out are not counted.
+    pub(crate) fn counts(&self) -> PoolCounts {
+        let st = self.lock();
+        PoolCounts {
+            capacity: self.capacity,
+            open: st.open,
+            idle: st.idle.len(),
+        }
     }
 
     /// Closes every idle connection.
@@ -307,7 +332,7 @@ mod tests {
             assert!(took < Duration::from_secs(10), "woken after {took:?}");
         });
         assert_eq!(p.overflows.load(Relaxed), 0);
-        assert_eq!(p.idle(), 1);
+        assert_eq!(p.counts().idle, 1);
     }
 
     /// A borrower asleep while another's connect fails is woken by the
@@ -384,7 +409,7 @@ mod tests {
             drop(c);
             give_back.wait();
             other.join().unwrap();
-            assert_eq!(p.idle(), 2);
+            assert_eq!(p.counts().idle, 2);
             for _ in 0..3 {
                 assert!(is_mine(&p.get().unwrap()), "this thread's connection");
             }
@@ -400,8 +425,41 @@ mod tests {
             let c = p.get().unwrap();
             c.execute_batch("SELECT 1").unwrap();
         }
-        assert_eq!(p.idle(), 1);
+        assert_eq!(p.counts().idle, 1);
         assert_eq!(p.waits.load(Relaxed), 0);
+    }
+
+    /// The counts follow borrows and returns: a borrowed connection is open
+    /// and in use, a returned one open and idle; a temporary one is in
+    /// neither.
+    #[test]
+    fn counts_show_borrowed_and_returned_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pool(&dir, 2, Duration::from_millis(5));
+        let counts = |open, idle| PoolCounts {
+            capacity: 2,
+            open,
+            idle,
+        };
+        assert_eq!(p.counts(), counts(0, 0));
+        let a = p.get().unwrap();
+        assert_eq!(p.counts(), counts(1, 0));
+        assert_eq!(p.counts().in_use(), 1);
+        let b = p.get().unwrap();
+        assert_eq!(p.counts(), counts(2, 0));
+        assert_eq!(p.counts().in_use(), 2);
+        let extra = p.get().unwrap();
+        assert!(extra.overflow);
+        assert_eq!(p.counts(), counts(2, 0), "a temporary one is not counted");
+        drop(extra);
+        drop(a);
+        assert_eq!(p.counts(), counts(2, 1));
+        assert_eq!(p.counts().in_use(), 1);
+        drop(b);
+        assert_eq!(p.counts(), counts(2, 2));
+        assert_eq!(p.counts().in_use(), 0);
+        p.clear();
+        assert_eq!(p.counts(), counts(0, 0));
     }
 
     /// A borrower that cannot get a pooled connection in time gets a
@@ -416,6 +474,6 @@ mod tests {
         drop(extra);
         drop(held);
         assert_eq!(p.overflows.load(Relaxed), 1);
-        assert_eq!(p.idle(), 1);
+        assert_eq!(p.counts().idle, 1);
     }
 }

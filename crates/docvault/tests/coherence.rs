@@ -269,6 +269,30 @@ fn metrics_count_operations() {
     assert!(m.create.latency.p50_us <= started.elapsed().as_secs_f64() * 1e6 * 1.25 + 1.0);
 }
 
+/// Batch creates have a bucket of their own (an import of 1,000 documents
+/// would otherwise set the latency of one-document creates), and a batch
+/// refused by validation counts as an error; a batch read counts once,
+/// and each of its documents as a get.
+#[test]
+fn metrics_count_batches_apart() {
+    let (_d, s) = common::store();
+    let docs = s
+        .create_many(vec![NewDocument::new("a", "x"), NewDocument::new("b", "y")])
+        .unwrap();
+    let bad = s.create_many(vec![NewDocument::new("", "x")]).unwrap_err();
+    assert_eq!(bad.kind(), "validation");
+    let got = s
+        .get_many(&[docs[0].id, docs[1].id, 999], GetOptions::default())
+        .unwrap();
+    assert_eq!(got.iter().filter(|d| d.is_some()).count(), 2);
+    let m = s.metrics();
+    assert_eq!((m.create_many.count, m.create_many.errors), (1, 1));
+    assert_eq!((m.create.count, m.create.errors), (0, 0));
+    assert_eq!(m.get_many.count, 1);
+    assert_eq!(m.get_hit.count + m.get_miss.count, 2);
+    assert_eq!(m.get_miss.errors, 1, "the missing id");
+}
+
 /// Uncached reads are all counted, successes and failures, and one in
 /// eight is timed: enough for the latency figures, without two clock
 /// reads on every read.
