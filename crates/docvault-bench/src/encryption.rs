@@ -69,13 +69,15 @@ fn raw_connection(path: &Path, key_sql: Option<&str>) -> Result<rusqlite::Connec
     Ok(c)
 }
 
-/// Runs the section on a copy of the (closed) plaintext store at `plain`.
+/// Runs the section on a copy of the (closed) plaintext store at `plain`,
+/// whose live documents have the (non-empty) `ids`.
 pub(crate) fn run(
     ctx: &mut Ctx<'_>,
     plain: &Path,
     corpus: &Corpus,
-    num_docs: u64,
+    ids: &[i64],
 ) -> Result<EncryptionFigures, String> {
+    let num_docs = ids.len() as u64;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let enc = dir.path().join("encrypted.db");
     std::fs::copy(plain, &enc).map_err(|e| e.to_string())?;
@@ -143,7 +145,7 @@ pub(crate) fn run(
         // cache for the other.
         let mut warm = raw_connection(enc_path, Some(key_sql))?;
         let mut warm_plain = raw_connection(twin_path, None)?;
-        for id in 1..=num_docs as i64 {
+        for &id in ids {
             raw_get(&mut warm, id)?;
             raw_get(&mut warm_plain, id)?;
         }
@@ -154,18 +156,26 @@ pub(crate) fn run(
             t,
             4,
             |_| (),
-            |_, rng| s.get(1 + rng.below(num_docs) as i64).map(drop).map_err(err),
+            |_, rng| {
+                s.get(ids[rng.below(num_docs) as usize])
+                    .map(drop)
+                    .map_err(err)
+            },
             |_| (),
-            |_, rng| p.get(1 + rng.below(num_docs) as i64).map(drop).map_err(err),
+            |_, rng| {
+                p.get(ids[rng.below(num_docs) as usize])
+                    .map(drop)
+                    .map_err(err)
+            },
         )?;
         ctx.measure_pair(
             ("get_raw_sqlite_encrypted", "get_raw_sqlite_plaintext_copy"),
             t,
             4,
             |_| raw_connection(enc_path, Some(key_sql)).expect("keyed baseline connection"),
-            |conn, rng| raw_get(conn, 1 + rng.below(num_docs) as i64),
+            |conn, rng| raw_get(conn, ids[rng.below(num_docs) as usize]),
             |_| raw_connection(twin_path, None).expect("baseline connection"),
-            |conn, rng| raw_get(conn, 1 + rng.below(num_docs) as i64),
+            |conn, rng| raw_get(conn, ids[rng.below(num_docs) as usize]),
         )?;
     }
     let q = docvault::SearchQuery {

@@ -40,14 +40,17 @@ pub enum Mode {
 pub struct Options {
     /// What to run.
     pub mode: Mode,
-    /// Documents in the generated store (ignored with an existing `db`).
+    /// Documents in the generated store (ignored with an existing `db`
+    /// that holds live documents; the report then says so in a note).
     pub num_docs: usize,
     /// Thread counts for the concurrent workloads.
     pub threads: Vec<usize>,
     /// How long each workload runs.
     pub duration: Duration,
     /// An existing store to measure instead of a generated one. The bench
-    /// writes to it (create, update, mixed workloads).
+    /// writes to it: the create, update and mixed_90_10 workloads add and
+    /// change documents there. The workloads read and change its live
+    /// documents, whatever their ids.
     pub db: Option<PathBuf>,
 }
 
@@ -117,7 +120,18 @@ pub struct Report {
     pub open_encrypted_ms: Option<f64>,
     /// The verdict against the 200,000 queries/s target.
     pub verdict: String,
+    /// Notes about the run, e.g. that `num_docs` was ignored because the
+    /// store already held documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
+
+/// Resident memory the whole run may peak at beyond the read cache's
+/// capacity: the peak RSS target is the capacity plus this.
+pub const RSS_HEADROOM_BYTES: u64 = 64 * 1024 * 1024;
+/// The disk target: database plus WAL at most this many times the raw
+/// content.
+pub const DISK_OVER_CONTENT_TARGET: f64 = 4.0;
 
 /// A figure relative to a baseline measured in the same run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +156,9 @@ pub trait Progress {
     fn finish(&mut self);
     /// A workload starts.
     fn workload(&mut self, _name: &str, _threads: usize) {}
+    /// Something the user should know about the run (also in
+    /// [`Report::notes`]).
+    fn note(&mut self, _note: &str) {}
 }
 
 /// Progress that shows nothing.
@@ -249,16 +266,53 @@ impl Report {
                 target
             ));
         }
+        // Cold reads against warm ones, beside the ratios (from the
+        // results, so also for a report read back from its JSON).
+        let one_thread = |name: &str| {
+            self.results
+                .iter()
+                .find(|r| r.name == name && r.threads == 1)
+                .map(|r| r.ops_per_sec)
+        };
+        if let (Some(cold), Some(warm)) = (one_thread("get_cold"), one_thread("get_cached")) {
+            out.push_str(&format!(
+                "{:<52} {:>2} threads: {:>8.3}\n",
+                "get_cold / get_cached (cold cache / warm cache)",
+                1,
+                (cold / warm * 1000.0).floor() / 1000.0
+            ));
+        }
+        // The targets below are upper bounds: their figures are rounded
+        // up, so that a printed figure agrees with the verdict beside it.
+        let rss_mib = (self.peak_rss_bytes as f64 / 1048576.0 * 10.0).ceil() / 10.0;
+        let disk_verdict = if self.disk_over_content <= DISK_OVER_CONTENT_TARGET {
+            "met"
+        } else {
+            "NOT met"
+        };
         out.push_str(&format!(
             "\ndocuments {}   open {:.1} ms   peak RSS {:.1} MiB (cache capacity {:.0} MiB)\n\
-             disk {:.1} MiB = {:.0} bytes/document = {:.2}x the raw content\n",
+             disk {:.1} MiB = {:.0} bytes/document = {:.2}x the raw content  \
+             (target ≤ {DISK_OVER_CONTENT_TARGET}x: {disk_verdict})\n",
             self.num_docs,
             self.open_ms,
-            self.peak_rss_bytes as f64 / 1048576.0,
+            rss_mib,
             self.cache_capacity_bytes as f64 / 1048576.0,
             self.disk_bytes as f64 / 1048576.0,
             self.disk_bytes_per_doc,
-            self.disk_over_content,
+            (self.disk_over_content * 100.0).ceil() / 100.0,
+        ));
+        let rss_target = self.cache_capacity_bytes + RSS_HEADROOM_BYTES;
+        let rss_verdict = match self.peak_rss_bytes {
+            0 => "not measured on this system",
+            b if b <= rss_target => "met",
+            _ => "NOT met",
+        };
+        out.push_str(&format!(
+            "peak RSS {:.1} MiB against the cache capacity + {:.0} MiB  (target ≤ {:.0} MiB: {rss_verdict})\n",
+            rss_mib,
+            RSS_HEADROOM_BYTES as f64 / 1048576.0,
+            rss_target as f64 / 1048576.0,
         ));
         if let Some(ms) = self.open_encrypted_ms {
             out.push_str(&format!(
@@ -270,6 +324,9 @@ impl Report {
                 "peak RSS of the encryption section {:.1} MiB (Argon2id takes 64 MiB per derivation)\n",
                 b as f64 / 1048576.0
             ));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
         }
         out.push_str(&self.verdict);
         out.push('\n');
@@ -322,4 +379,125 @@ pub fn run_for<S>(
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
     (n, t.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, threads: usize, ops_per_sec: f64) -> BenchResult {
+        BenchResult {
+            name: name.into(),
+            threads,
+            ops_per_sec,
+            p50_us: 1.0,
+            p95_us: 2.0,
+            p99_us: 3.0,
+            ops: 100,
+            peak_rss_mib: 10.0,
+        }
+    }
+
+    fn report() -> Report {
+        Report {
+            num_docs: 1000,
+            results: vec![
+                result("get_cached", 1, 400_000.0),
+                result("get_cached", 2, 700_000.0),
+                result("get_cold", 1, 100_000.0),
+            ],
+            ratios: Vec::new(),
+            peak_rss_bytes: 100 << 20,
+            peak_rss_encrypted_bytes: None,
+            cache_capacity_bytes: 64 << 20,
+            disk_bytes: 8 << 20,
+            disk_bytes_per_doc: 8388.608,
+            disk_over_content: 3.2,
+            open_ms: 1.0,
+            open_encrypted_ms: None,
+            verdict: "VERDICT: test".into(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn line_with<'a>(table: &'a str, start: &str) -> &'a str {
+        table
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start:?} in\n{table}"))
+    }
+
+    /// Peak RSS is held against the cache capacity + 64 MiB, disk against
+    /// 4x the raw content, each with a verdict in the style of the ratios'.
+    #[test]
+    fn the_table_gives_memory_and_disk_verdicts() {
+        let mut r = report();
+        let t = r.to_table();
+        assert!(
+            line_with(&t, "disk 8.0 MiB").ends_with("= 3.20x the raw content  (target ≤ 4x: met)"),
+            "{t}"
+        );
+        assert_eq!(
+            line_with(&t, "peak RSS 100.0 MiB"),
+            "peak RSS 100.0 MiB against the cache capacity + 64 MiB  (target ≤ 128 MiB: met)"
+        );
+
+        r.peak_rss_bytes = (128 << 20) + 1;
+        r.disk_over_content = 4.001;
+        let t = r.to_table();
+        // Rounded up, so the figure never reads as within a missed target.
+        assert!(
+            line_with(&t, "disk ").ends_with("= 4.01x the raw content  (target ≤ 4x: NOT met)"),
+            "{t}"
+        );
+        assert_eq!(
+            line_with(&t, "peak RSS 128.1 MiB"),
+            "peak RSS 128.1 MiB against the cache capacity + 64 MiB  (target ≤ 128 MiB: NOT met)"
+        );
+
+        // The target follows the capacity the bench's store used.
+        r.cache_capacity_bytes = 256 << 20;
+        let t = r.to_table();
+        assert!(
+            line_with(&t, "peak RSS 128.1 MiB").ends_with("(target ≤ 320 MiB: met)"),
+            "{t}"
+        );
+
+        r.peak_rss_bytes = 0;
+        let t = r.to_table();
+        assert!(
+            line_with(&t, "peak RSS 0.0 MiB")
+                .ends_with("(target ≤ 320 MiB: not measured on this system)"),
+            "{t}"
+        );
+    }
+
+    /// Cold reads against cached ones at one thread, when both ran there.
+    #[test]
+    fn the_table_sets_cold_reads_against_warm_ones() {
+        let mut r = report();
+        let t = r.to_table();
+        let line = line_with(&t, "get_cold / get_cached (cold cache / warm cache)");
+        assert!(line.ends_with(" 1 threads:    0.250"), "{line}");
+        // get_cached at 2 threads is not set against get_cold at 1.
+        r.results
+            .retain(|x| !(x.name == "get_cached" && x.threads == 1));
+        assert!(!r.to_table().contains("get_cold / get_cached"));
+    }
+
+    /// Notes are printed, and a report without any writes no `notes` key.
+    #[test]
+    fn notes_are_printed_and_optional_in_json() {
+        let mut r = report();
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json.get("notes").is_none(), "{json}");
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r);
+        r.notes.push("--num-docs 5 is ignored".into());
+        assert!(r
+            .to_table()
+            .contains("\nnote: --num-docs 5 is ignored\nVERDICT: test\n"));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["notes"][0], "--num-docs 5 is ignored");
+    }
 }

@@ -158,9 +158,13 @@ impl Ctx<'_> {
 /// set, batches of 10 from the hot set. Run with the cache on and again
 /// with it off, as pairs.
 struct KeyedReads<'a> {
+    /// Over ranks in `ids`: rank 0 is the lowest live id.
     zipf: &'a Zipf,
+    /// The live ids, ascending.
+    ids: &'a [i64],
     uuids: &'a [uuid::Uuid],
-    hot: u64,
+    /// The hot set: the first live ids.
+    hot: &'a [i64],
 }
 
 impl KeyedReads<'_> {
@@ -173,13 +177,14 @@ impl KeyedReads<'_> {
         suffix: &str,
         every: [u64; 3],
     ) -> Result<(), String> {
-        let (zipf, uu, hot) = (self.zipf, self.uuids, self.hot);
+        let (zipf, ids, uu, hot) = (self.zipf, self.ids, self.uuids, self.hot);
+        let n_hot = hot.len() as u64;
         ctx.measure(
             &format!("get_zipf{suffix}"),
             1,
             every[0],
             |_| (),
-            |_, rng| s.get(1 + zipf.sample(rng) as i64).map(drop).map_err(err),
+            |_, rng| s.get(ids[zipf.sample(rng)]).map(drop).map_err(err),
         )?;
         ctx.measure(
             &format!("get_by_uuid{suffix}"),
@@ -198,7 +203,7 @@ impl KeyedReads<'_> {
             every[2],
             |_| (),
             |_, rng| {
-                let batch: Vec<i64> = (0..10).map(|_| 1 + rng.below(hot) as i64).collect();
+                let batch: Vec<i64> = (0..10).map(|_| hot[rng.below(n_hot) as usize]).collect();
                 s.get_many(&batch, GetOptions::default())
                     .map(drop)
                     .map_err(err)
@@ -305,9 +310,31 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     };
     ctx.take_peak();
     let (store, _) = open(&path, Config::default())?;
-    let existing = store.stats().map_err(err)?.documents as usize;
-    if existing == 0 {
+    let mut notes = Vec::new();
+    let (existing, existing_live) = {
+        let st = store.stats().map_err(err)?;
+        let deleted = st.by_status.get("deleted").copied().unwrap_or(0);
+        (st.documents, st.documents - deleted)
+    };
+    if existing_live > 0 {
+        // An existing store is measured as it is: its own documents.
+        let note = format!(
+            "the store already holds {existing_live} live documents ({existing} in all): \
+             --num-docs {} is ignored, the workloads use the store's own documents",
+            opts.num_docs
+        );
+        ctx.progress.note(&note);
+        notes.push(note);
+    } else {
         let n = opts.num_docs.max(1);
+        if existing > 0 {
+            let note = format!(
+                "the store holds {existing} documents, none of them live: \
+                 {n} documents were added to it"
+            );
+            ctx.progress.note(&note);
+            notes.push(note);
+        }
         ctx.take_peak();
         let took = populate(&store, &corpus, n, ctx.progress)?;
         ctx.record_phase("import", n as u64, took);
@@ -337,8 +364,14 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     let st = store.stats().map_err(err)?;
     let num_docs = st.documents as usize;
     let (disk_bytes, content_bytes) = (st.total_bytes, st.content_bytes.max(1) as u64);
-    let max_id = num_docs as i64;
-    let ids: Vec<i64> = (1..=max_id).collect();
+    // The workloads draw from the live documents' ids, read once here: in
+    // a generated store they are 1..=num_docs, while an existing one may
+    // hold soft-deleted documents, gaps left by hard deletes, or ids that
+    // do not start at 1. The hot loops index into this list.
+    let ids = live_ids(&path)?;
+    if ids.is_empty() {
+        return Err("the store holds no live documents to measure".into());
+    }
     let uuids: Vec<uuid::Uuid> = {
         let mut v = Vec::with_capacity(HOT_SET);
         for chunk in ids[..HOT_SET.min(ids.len())].chunks(500) {
@@ -365,8 +398,9 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     // ---- Cached reads -------------------------------------------------
     let (store, open_ms) = open(&path, Config::default())?;
     let cache_capacity = store.config().cache_capacity_bytes as u64;
-    let hot = HOT_SET.min(num_docs) as u64;
-    for &id in &ids[..hot as usize] {
+    let hot_ids = &ids[..HOT_SET.min(ids.len())];
+    let hot = hot_ids.len() as u64;
+    for &id in hot_ids {
         let _ = store.get(id);
     }
     let s = &store;
@@ -376,24 +410,29 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             t,
             32,
             |_| (),
-            |_, rng| s.get(1 + rng.below(hot) as i64).map(drop).map_err(err),
+            |_, rng| {
+                s.get(hot_ids[rng.below(hot) as usize])
+                    .map(drop)
+                    .map_err(err)
+            },
         )?;
     }
-    let zipf = Zipf::new(num_docs, 1.1);
+    let zipf = Zipf::new(ids.len(), 1.1);
     let keyed = KeyedReads {
         zipf: &zipf,
+        ids: &ids,
         uuids: &uuids,
-        hot,
+        hot: hot_ids,
     };
     keyed.measure(&mut ctx, s, "", [32, 32, 8])?;
     s.clear_cache();
-    let all = num_docs as u64;
+    let (ids, all) = (&ids[..], ids.len() as u64);
     ctx.measure(
         "get_cold",
         1,
         4,
         |_| (),
-        |_, rng| s.get(1 + rng.below(all) as i64).map(drop).map_err(err),
+        |_, rng| s.get(ids[rng.below(all) as usize]).map(drop).map_err(err),
     )?;
     for &t in &opts.threads {
         ctx.measure("list_100", t, 1, |_| (), |_, _| list_100(s))?;
@@ -489,7 +528,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         1,
         |_| (),
         |_, rng| {
-            let id = 1 + rng.below(all) as i64;
+            let id = ids[rng.below(all) as usize];
             s.update(
                 id,
                 DocumentPatch {
@@ -508,7 +547,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
             4,
             |_| (),
             |_, rng| {
-                let id = 1 + rng.below(hot) as i64;
+                let id = hot_ids[rng.below(hot) as usize];
                 if rng.below(10) == 0 {
                     let mut p = DocumentPatch::default();
                     p.set_meta
@@ -539,7 +578,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         s.optimize().map_err(err)?;
         {
             let mut warm = raw_connection(&path);
-            for id in 1..=all as i64 {
+            for &id in ids {
                 raw_get(&mut warm, id)?;
             }
         }
@@ -549,9 +588,9 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                 t,
                 4,
                 |_| (),
-                |_, rng| s.get(1 + rng.below(all) as i64).map(drop).map_err(err),
+                |_, rng| s.get(ids[rng.below(all) as usize]).map(drop).map_err(err),
                 |_| raw_connection(&path),
-                |conn, rng| raw_get(conn, 1 + rng.below(all) as i64),
+                |conn, rng| raw_get(conn, ids[rng.below(all) as usize]),
             )?;
         }
         // The other read workloads with the cache off: the other half of
@@ -596,9 +635,9 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
                     .expect("QPSG");
                     c
                 },
-                |conn, rng| raw_get_with_access(conn, 1 + rng.below(all) as i64),
+                |conn, rng| raw_get_with_access(conn, ids[rng.below(all) as usize]),
                 |_| raw_connection(&path),
-                |conn, rng| raw_get(conn, 1 + rng.below(all) as i64),
+                |conn, rng| raw_get(conn, ids[rng.below(all) as usize]),
             )?;
         }
         store.close().map_err(err)?;
@@ -608,7 +647,7 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
     let (open_encrypted_ms, peak_rss_encrypted) = if opts.mode == Mode::Compare {
         // Argon2id's memory is not the store's: measure this section apart.
         let (ms, peak) =
-            ctx.apart(|ctx| Ok(crate::encryption::run(ctx, &path, &corpus, all)?.open_ms))?;
+            ctx.apart(|ctx| Ok(crate::encryption::run(ctx, &path, &corpus, ids)?.open_ms))?;
         (Some(ms), Some(peak))
     } else {
         (None, None)
@@ -908,7 +947,26 @@ pub fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, String
         open_ms,
         open_encrypted_ms,
         verdict,
+        notes,
     })
+}
+
+/// The ids of the live (not soft-deleted) documents at `path`, ascending,
+/// read by a bare read-only statement.
+fn live_ids(path: &Path) -> Result<Vec<i64>, String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut stmt = conn
+        .prepare("SELECT id FROM documents WHERE status != 'deleted' ORDER BY id")
+        .map_err(|e| e.to_string())?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
+        .map_err(|e| e.to_string())?;
+    Ok(ids)
 }
 
 /// The `list_100` workload: the first page of 100, default order.
@@ -1150,6 +1208,8 @@ mod tests {
         };
         let report = run(&opts, &mut crate::NoProgress).unwrap();
         assert_eq!(report.num_docs, 300);
+        // A generated store: num_docs was honoured, nothing to note.
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
         for name in [
             "import",
             "get_cached",

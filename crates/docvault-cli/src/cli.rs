@@ -80,7 +80,7 @@ pub enum Command {
     Export(ExportArgs),
     /// Show or verify the audit trail
     Audit(AuditArgs),
-    /// Show counts and sizes
+    /// Show counts, sizes and this process's metrics (operations, cache, reader pool)
     Stats,
     /// Refresh query statistics and compact the write-ahead log
     Optimize,
@@ -93,6 +93,10 @@ pub enum Command {
     /// Rebuild the full-text index from the documents
     Reindex,
     /// Measure throughput and latency (builds a temporary store unless --db is given)
+    #[command(after_help = "\
+--db PATH: the bench measures that store instead of a temporary one, and WRITES TO IT:
+its write workloads (create, update, mixed_90_10) add documents to the store and
+change its documents. Point it at a copy, not at documents you keep.")]
     Bench(BenchArgs),
     /// Change the passphrase or key of an encrypted store (crash-safe)
     Rekey(RekeyArgs),
@@ -169,7 +173,7 @@ pub struct BenchArgs {
     /// compare (adds cache-off and raw SQLite baselines) or optimized
     #[arg(long, default_value = "compare")]
     pub mode: String,
-    /// Documents in the generated store
+    /// Documents in the generated store (ignored when --db names a store that holds documents)
     #[arg(long, default_value_t = 100_000)]
     pub num_docs: usize,
     /// Thread counts for the concurrent workloads, e.g. 1,2,8
