@@ -1,5 +1,6 @@
 //! Profiling aid: `create_many` in batches of 1,000 into a new store.
-//! `imports N` (default 30,000 documents).
+//! `imports N [DB]` (default 30,000 documents, into a temporary store;
+//! with `DB`, into that file, which is kept: a store to profile on).
 // The CLI's allocator, so that profiles match `docvault bench`.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -10,8 +11,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(30_000);
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        docvault::Store::open(dir.path().join("i.db"), docvault::Config::default()).unwrap();
+    let path = std::env::args()
+        .nth(2)
+        .map_or_else(|| dir.path().join("i.db"), std::path::PathBuf::from);
+    let store = docvault::Store::open(path, docvault::Config::default()).unwrap();
     let c = docvault_bench::corpus::Corpus::new();
     // Only the store's work is timed, as in `docvault bench`.
     let mut took = std::time::Duration::ZERO;
