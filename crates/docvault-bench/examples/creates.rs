@@ -37,7 +37,9 @@ fn main() {
     let m = store.metrics();
     let wal = std::fs::metadata(format!("{db}-wal")).map_or(0, |m| m.len());
     eprintln!(
-        "checkpoints: {} background, {} inline; WAL {} MiB",
+        "{} write jobs in {} commits; checkpoints: {} background, {} inline; WAL {} MiB",
+        m.write_jobs,
+        m.commits,
         m.checkpoints_background,
         m.checkpoints_inline,
         wal >> 20
