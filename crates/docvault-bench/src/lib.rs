@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use runner::Measurement;
-pub use workloads::{raw_connection, raw_get, raw_list, run};
+pub use workloads::{raw_connection, raw_get, raw_get_with_access, raw_list, run};
 
 /// The original's target for get-by-id, queries per second.
 pub const TARGET_QPS: f64 = 200_000.0;

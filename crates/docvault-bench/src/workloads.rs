@@ -1020,7 +1020,7 @@ pub fn raw_get(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
 }
 
 /// Like [`raw_get`], with the document's read statistics.
-pub(crate) fn raw_get_with_access(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
+pub fn raw_get_with_access(conn: &mut rusqlite::Connection, id: i64) -> Result<(), String> {
     raw_get_sql(conn, id, true)
 }
 
