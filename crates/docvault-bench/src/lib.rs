@@ -231,6 +231,11 @@ pub fn peak_rss_bytes() -> u64 {
 }
 
 impl Report {
+    /// The first result named `name` (at any thread count).
+    pub fn result(&self, name: &str) -> Option<&BenchResult> {
+        self.results.iter().find(|r| r.name == name)
+    }
+
     /// The report as an aligned text table.
     pub fn to_table(&self) -> String {
         let mut out = format!(

@@ -1241,9 +1241,7 @@ mod tests {
             "create_encrypted",
         ] {
             let r = report
-                .results
-                .iter()
-                .find(|r| r.name == name)
+                .result(name)
                 .unwrap_or_else(|| panic!("{name} missing"));
             assert!(r.ops > 0 && r.ops_per_sec > 0.0, "{name}: {r:?}");
         }

@@ -72,9 +72,7 @@ fn the_suite_runs_on_an_existing_store_with_deleted_documents_and_gaps() {
         "create",
     ] {
         let r = report
-            .results
-            .iter()
-            .find(|r| r.name == name)
+            .result(name)
             .unwrap_or_else(|| panic!("{name} missing"));
         assert!(r.ops > 0 && r.ops_per_sec > 0.0, "{name}: {r:?}");
     }

@@ -4,9 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 
-use common::{ok, Key, BIN};
+use common::{ok, Key};
 use serde_json::Value;
 
 /// A store with three documents, two of them read.
@@ -22,13 +21,7 @@ fn store_with_reads(db: &Path) {
 }
 
 fn text_stats(db: &Path) -> String {
-    let out = std::process::Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .arg("stats")
-        .env_remove("DOCVAULT_DB")
-        .env_remove("DOCVAULT_PASSPHRASE")
-        .stdin(Stdio::null())
+    let out = common::text_cmd(db, Key::Plain, &["stats"])
         .output()
         .unwrap();
     assert!(

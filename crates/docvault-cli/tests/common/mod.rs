@@ -29,9 +29,20 @@ fn key_args(k: Key<'_>) -> Vec<String> {
 /// The CLI on `db`, with JSON output and none of the environment that
 /// could change what it does.
 pub fn cmd(db: &Path, key: Key<'_>, args: &[&str]) -> Command {
+    base(db, key, args, true)
+}
+
+/// As [`cmd`], with the text output.
+pub fn text_cmd(db: &Path, key: Key<'_>, args: &[&str]) -> Command {
+    base(db, key, args, false)
+}
+
+fn base(db: &Path, key: Key<'_>, args: &[&str], json: bool) -> Command {
     let mut c = Command::new(BIN);
-    c.arg("--json")
-        .arg("--db")
+    if json {
+        c.arg("--json");
+    }
+    c.arg("--db")
         .arg(db)
         .args(key_args(key))
         .args(args)
