@@ -2,7 +2,7 @@
 //!
 //! SQLite's automatic checkpoint runs inside the connection that commits:
 //! every ~1,000 WAL frames one unlucky commit copies them into the database
-//! file and syncs both files, on the writer thread. Profiles of one-document
+//! file and syncs both files, on the thread that committed. Profiles of one-document
 //! creates put that at 17% of the writer's time. Here the writer's WAL hook
 //! only signals a thread of our own, which runs the same PASSIVE checkpoint on
 //! its own connection (on another core) while the writer goes on.

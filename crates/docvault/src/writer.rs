@@ -8,9 +8,9 @@
 //! everything queued meanwhile (up to [`MAX_BATCH`] jobs), each inside its
 //! own SAVEPOINT of one IMMEDIATE transaction, committed once: one sync
 //! for the whole group when durability is `full`. The thread goes on,
-//! group after group, until the queue stays empty for a moment, and writes
-//! arriving within 2 ms after still go to it; after that, the next caller
-//! runs its job itself again. A job that fails is rolled back to its savepoint
+//! group after group, until the queue is empty; under load (groups of two
+//! or more) it waits a moment for more, and writes arriving within 2 ms
+//! after still go to it. Then the next caller runs its job itself again. A job that fails is rolled back to its savepoint
 //! alone, so it never fails its neighbours. Outcomes are handed out only
 //! after the commit, so no caller learns of a success that is not durable
 //! yet.
@@ -269,27 +269,37 @@ impl Shared {
                     return;
                 }
             }
-            self.run_group();
-            // Keeps the lead while writes keep coming (see `SPINS`).
-            let mut spins = 0;
-            let mut st = self.lock();
-            while st.queue.is_empty() && spins < SPINS {
-                drop(st);
-                std::thread::yield_now();
-                spins += 1;
-                st = self.lock();
-            }
-            if st.queue.is_empty() {
-                st.lead = Lead::Nobody;
-                st.thread_left = Some(Instant::now());
-                self.idle.notify_all();
+            // One stint: groups while writes keep coming. Only writes that
+            // queued together (a group of two or more) count as load: a
+            // lone caller whose write once queued behind another's (the
+            // background flush's, say) goes back to writing on its own
+            // thread, instead of being handed to this one ever after.
+            let mut loaded = false;
+            loop {
+                let n = self.run_group();
+                loaded |= n > 1;
+                let mut spins = 0;
+                let mut st = self.lock();
+                while st.queue.is_empty() && n > 1 && spins < SPINS {
+                    drop(st);
+                    std::thread::yield_now();
+                    spins += 1;
+                    st = self.lock();
+                }
+                if st.queue.is_empty() {
+                    st.lead = Lead::Nobody;
+                    st.thread_left = loaded.then(Instant::now);
+                    self.idle.notify_all();
+                    break;
+                }
             }
         }
     }
 
     /// Runs the jobs queued now (up to `max_batch`, from the front) as one
-    /// group and hands each its outcome. The caller holds the lead.
-    fn run_group(&self) {
+    /// group and hands each its outcome; returns how many ran. The caller
+    /// holds the lead.
+    fn run_group(&self) -> usize {
         use Ordering::Relaxed;
         let (conn, group) = {
             let mut st = self.lock();
@@ -303,26 +313,30 @@ impl Shared {
         let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) = group.into_iter().unzip();
         self.counters.jobs.fetch_add(jobs.len() as u64, Relaxed);
         self.counters.commits.fetch_add(1, Relaxed);
-        // A panicking job must not take the connection or the lead with
-        // it: its group is rolled back, and each caller in it that has no
-        // outcome yet gets an error.
-        match catch_unwind(AssertUnwindSafe(|| run_batch(&conn, jobs))) {
-            Ok(completions) => {
-                for (c, outcome) in completions {
-                    c(outcome);
-                }
+        // A job's panic fails that job alone (see `run_batch`). This is the
+        // net under the rest: nothing may take the connection or the lead
+        // with it, or every later write would wait forever. Each caller of
+        // the group without an outcome then gets an error.
+        let delivered = catch_unwind(AssertUnwindSafe(|| {
+            for (c, outcome) in run_batch(&conn, jobs) {
+                c(outcome);
             }
-            Err(_) => {
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-            }
+        }));
+        if delivered.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
         }
         self.lock().conn = Some(conn);
         for s in &slots {
             s.set_done();
         }
+        slots.len()
     }
+}
+
+/// Runs a job; `None` if it panicked (a bug), in which case its caller
+/// gets an error and the job's changes must be undone.
+fn run_job(job: Job, conn: &Connection) -> Option<(bool, Completion)> {
+    catch_unwind(AssertUnwindSafe(|| job(Ok(conn)))).ok()
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<(Completion, Result<()>)> {
@@ -346,12 +360,17 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<(Completion, Result<()>)
         // transaction is its savepoint. (Statement journals under a
         // savepoint made FTS5 triggers many times slower: measured.)
         let job = batch.into_iter().next().expect("one job");
-        let (ok, c) = job(Ok(conn));
-        if !ok {
-            let _ = exec("ROLLBACK");
-            return vec![(c, Ok(()))];
-        }
-        return vec![(c, commit_or_rollback(&exec))];
+        return match run_job(job, conn) {
+            Some((true, c)) => vec![(c, commit_or_rollback(&exec))],
+            Some((false, c)) => {
+                let _ = exec("ROLLBACK");
+                vec![(c, Ok(()))]
+            }
+            None => {
+                let _ = exec("ROLLBACK");
+                Vec::new()
+            }
+        };
     }
     let mut done = Vec::with_capacity(batch.len());
     for job in batch {
@@ -361,13 +380,15 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) -> Vec<(Completion, Result<()>)
             done.push((c, Ok(())));
             continue;
         }
-        let (ok, c) = job(Ok(conn));
-        let end = if ok {
+        let ran = run_job(job, conn);
+        let end = if matches!(ran, Some((true, _))) {
             exec("RELEASE job")
         } else {
             exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job"))
         };
-        done.push((c, end.map_err(Error::from)));
+        if let Some((_, c)) = ran {
+            done.push((c, end.map_err(Error::from)));
+        }
     }
     match commit_or_rollback(&exec) {
         Ok(()) => done,
@@ -425,6 +446,51 @@ mod tests {
         }
     }
 
+    /// A write that once queued behind another's (as the background flush's
+    /// does now and then) does not hand a lone caller's later writes to the
+    /// writer thread: only writes queueing together are load.
+    #[test]
+    fn a_lone_caller_writes_on_its_own_thread_after_one_queued_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir);
+        let started = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        std::thread::scope(|s| {
+            let (b1, b2) = (Arc::clone(&started), Arc::clone(&release));
+            let w = &w;
+            let first = s.spawn(move || {
+                w.submit(move |_| {
+                    b1.wait();
+                    b2.wait();
+                    Ok(())
+                })
+            });
+            started.wait();
+            let queued = s.spawn(move || {
+                let me = std::thread::current().id();
+                (me, w.submit(|_| Ok(std::thread::current().id())))
+            });
+            while w.shared.lock().queue.is_empty() {
+                std::thread::yield_now();
+            }
+            release.wait();
+            first.join().unwrap().unwrap();
+            let (caller, ran_on) = queued.join().unwrap();
+            assert_ne!(
+                ran_on.unwrap(),
+                caller,
+                "a queued write runs on the writer thread"
+            );
+        });
+        // The thread ran a group of one: no load, so no window in which
+        // new writes still go to it.
+        assert_eq!(w.shared.lock().thread_left, None);
+        for _ in 0..20 {
+            let ran_on = w.submit(|_| Ok(std::thread::current().id())).unwrap();
+            assert_eq!(ran_on, std::thread::current().id());
+        }
+    }
+
     /// Writes that arrive while one runs wait for it and are committed
     /// together, each with its own outcome.
     #[test]
@@ -456,7 +522,8 @@ mod tests {
                                     reason: "refused".into(),
                                 });
                             }
-                            Ok(c.execute("INSERT INTO t VALUES (?1)", [i])?)
+                            c.execute("INSERT INTO t VALUES (?1)", [i])?;
+                            Ok(c.last_insert_rowid() * 100 + i)
                         })
                     })
                 })
@@ -466,14 +533,21 @@ mod tests {
             }
             release.wait();
             assert_eq!(first.join().unwrap().unwrap(), 1);
+            // Each caller gets its own job's outcome: its own value and the
+            // row it inserted (rows 2..=5, in queue order, less the refused).
+            let mut rows = Vec::new();
             for (i, h) in (1..=5).zip(rest) {
                 let out = h.join().unwrap();
                 if i == 3 {
                     assert_eq!(out.unwrap_err().kind(), "validation");
                 } else {
-                    assert_eq!(out.unwrap(), 1);
+                    let v = out.unwrap();
+                    assert_eq!(v % 100, i, "caller {i} got {v}");
+                    rows.push(v / 100);
                 }
             }
+            rows.sort();
+            assert_eq!(rows, [2, 3, 4, 5]);
         });
         use std::sync::atomic::Ordering::Relaxed;
         // The first write's own commit, then one for the five behind it
@@ -483,8 +557,61 @@ mod tests {
         assert_eq!(count(&w), 5);
     }
 
-    /// A job that panics fails its own call and nothing else: the
-    /// connection and the lead survive it.
+    /// A job that panics in a group fails its own call only: its neighbours
+    /// commit, and the connection and the lead survive.
+    #[test]
+    fn a_panicking_job_in_a_group_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir);
+        let started = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        std::thread::scope(|s| {
+            let (b1, b2) = (Arc::clone(&started), Arc::clone(&release));
+            let w = &w;
+            let first = s.spawn(move || {
+                w.submit(move |c| {
+                    b1.wait();
+                    b2.wait();
+                    Ok(c.execute("INSERT INTO t VALUES (0)", [])?)
+                })
+            });
+            started.wait();
+            let rest: Vec<_> = (1..=3)
+                .map(|i| {
+                    s.spawn(move || {
+                        w.submit(move |c| {
+                            c.execute("INSERT INTO t VALUES (?1)", [i])?;
+                            if i == 2 {
+                                panic!("a bug in job {i}");
+                            }
+                            Ok(())
+                        })
+                    })
+                })
+                .collect();
+            while w.shared.lock().queue.len() < 3 {
+                std::thread::yield_now();
+            }
+            release.wait();
+            first.join().unwrap().unwrap();
+            let outs: Vec<_> = rest.into_iter().map(|h| h.join().unwrap()).collect();
+            assert!(outs[0].is_ok() && outs[2].is_ok(), "{outs:?}");
+            assert_eq!(outs[1].as_ref().unwrap_err().kind(), "database");
+        });
+        let values: Vec<i64> = w
+            .submit(|c| {
+                let mut st = c.prepare("SELECT x FROM t ORDER BY x")?;
+                let v = st
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(v)
+            })
+            .unwrap();
+        assert_eq!(values, [0, 1, 3], "the panicking job's insert was undone");
+    }
+
+    /// A job that panics alone fails its own call: the connection and the
+    /// lead survive it.
     #[test]
     fn a_panicking_job_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -500,8 +627,9 @@ mod tests {
         assert_eq!(count(&w), 1);
     }
 
-    /// `stop` waits for queued writes, then refuses new ones and hands the
-    /// connection back.
+    /// `stop` hands the connection back with every write committed, and
+    /// refuses writes after it. (The store stops the writer only once no
+    /// caller is inside it: it holds the writer's lock to do so.)
     #[test]
     fn stop_finishes_the_queue_and_then_refuses_writes() {
         let dir = tempfile::tempdir().unwrap();
