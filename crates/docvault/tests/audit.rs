@@ -327,3 +327,38 @@ fn opening_an_older_store_checks_the_order_of_its_times() {
         assert_eq!(ids(&s, q), vec![3, 2, 1], "{name}");
     }
 }
+
+/// A batch create appends one chained entry per document and leaves the
+/// head at the last of them, so later writes chain on and the trail
+/// verifies, also after a reopen.
+#[test]
+fn a_batch_create_chains_one_entry_per_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let s = Store::open(&path, Config::default()).unwrap();
+    let first = s.create(NewDocument::new("first", "x")).unwrap();
+    let batch = s
+        .create_many(
+            (0..5)
+                .map(|i| NewDocument::new(format!("b{i}"), "y"))
+                .collect(),
+        )
+        .unwrap();
+    let last = s.create(NewDocument::new("last", "z")).unwrap();
+    s.close().unwrap();
+    let s = Store::open(&path, Config::default()).unwrap();
+    s.delete(last.id, None).unwrap();
+    let v = s.verify_audit().unwrap();
+    assert!(v.ok, "{v:?}");
+    assert_eq!(v.entries_checked, 8);
+    let mut all = s.audit(&AuditQuery::default()).unwrap();
+    all.sort_by_key(|e| e.id);
+    let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=8).collect::<Vec<_>>());
+    let docs: Vec<Option<i64>> = all.iter().map(|e| e.document_id).collect();
+    let mut want = vec![Some(first.id)];
+    want.extend(batch.iter().map(|d| Some(d.id)));
+    want.extend([Some(last.id), Some(last.id)]);
+    assert_eq!(docs, want);
+    assert!(all.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+}
