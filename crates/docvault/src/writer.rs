@@ -434,6 +434,36 @@ mod tests {
             .unwrap()
     }
 
+    type Queued<'a, T> = Box<dyn FnOnce() -> T + Send + 'a>;
+
+    /// Runs each of `queued` on a thread of its own while a first write
+    /// (inserting 0) holds the connection, so that their writes queue
+    /// behind it; lets the first finish once all have queued, and returns
+    /// their outcomes in order.
+    fn behind_a_running_write<'a, T: Send>(w: &'a Writer, queued: Vec<Queued<'a, T>>) -> Vec<T> {
+        let started = Arc::new(Barrier::new(2));
+        let release = Arc::new(Barrier::new(2));
+        std::thread::scope(|s| {
+            let (b1, b2) = (Arc::clone(&started), Arc::clone(&release));
+            let first = s.spawn(move || {
+                w.submit(move |c| {
+                    b1.wait();
+                    b2.wait();
+                    Ok(c.execute("INSERT INTO t VALUES (0)", [])?)
+                })
+            });
+            started.wait();
+            let n = queued.len();
+            let rest: Vec<_> = queued.into_iter().map(|f| s.spawn(f)).collect();
+            while w.shared.lock().queue.len() < n {
+                std::thread::yield_now();
+            }
+            release.wait();
+            assert_eq!(first.join().unwrap().unwrap(), 1);
+            rest.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
     /// Alone, a write runs on its caller's thread: no hand-off to the
     /// writer thread and back.
     #[test]
@@ -453,35 +483,16 @@ mod tests {
     fn a_lone_caller_writes_on_its_own_thread_after_one_queued_write() {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir);
-        let started = Arc::new(Barrier::new(2));
-        let release = Arc::new(Barrier::new(2));
-        std::thread::scope(|s| {
-            let (b1, b2) = (Arc::clone(&started), Arc::clone(&release));
-            let w = &w;
-            let first = s.spawn(move || {
-                w.submit(move |_| {
-                    b1.wait();
-                    b2.wait();
-                    Ok(())
-                })
-            });
-            started.wait();
-            let queued = s.spawn(move || {
-                let me = std::thread::current().id();
-                (me, w.submit(|_| Ok(std::thread::current().id())))
-            });
-            while w.shared.lock().queue.is_empty() {
-                std::thread::yield_now();
-            }
-            release.wait();
-            first.join().unwrap().unwrap();
-            let (caller, ran_on) = queued.join().unwrap();
-            assert_ne!(
-                ran_on.unwrap(),
-                caller,
-                "a queued write runs on the writer thread"
-            );
+        let queued: Queued<_> = Box::new(|| {
+            let me = std::thread::current().id();
+            (me, w.submit(|_| Ok(std::thread::current().id())))
         });
+        let (caller, ran_on) = behind_a_running_write(&w, vec![queued]).remove(0);
+        assert_ne!(
+            ran_on.unwrap(),
+            caller,
+            "a queued write runs on the writer thread"
+        );
         // The thread ran a group of one: no load, so no window in which
         // new writes still go to it.
         assert_eq!(w.shared.lock().thread_left, None);
@@ -498,57 +509,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let counters = Arc::new(WriterCounters::default());
         let w = Writer::start(connection(&dir), Arc::clone(&counters), MAX_BATCH).unwrap();
-        let started = Arc::new(Barrier::new(2));
-        let release = Arc::new(Barrier::new(2));
-        std::thread::scope(|s| {
-            let (b1, b2) = (Arc::clone(&started), Arc::clone(&release));
-            let w = &w;
-            let first = s.spawn(move || {
-                w.submit(move |c| {
-                    b1.wait();
-                    b2.wait();
-                    Ok(c.execute("INSERT INTO t VALUES (0)", [])?)
-                })
-            });
-            started.wait();
-            // The first write holds the connection: these queue.
-            let rest: Vec<_> = (1..=5)
-                .map(|i| {
-                    s.spawn(move || {
-                        w.submit(move |c| {
-                            if i == 3 {
-                                return Err(Error::Validation {
-                                    field: "x".into(),
-                                    reason: "refused".into(),
-                                });
-                            }
-                            c.execute("INSERT INTO t VALUES (?1)", [i])?;
-                            Ok(c.last_insert_rowid() * 100 + i)
-                        })
+        // The first write holds the connection: these queue.
+        let queued = (1..=5)
+            .map(|i| -> Queued<_> {
+                let w = &w;
+                Box::new(move || {
+                    w.submit(move |c| {
+                        if i == 3 {
+                            return Err(Error::Validation {
+                                field: "x".into(),
+                                reason: "refused".into(),
+                            });
+                        }
+                        c.execute("INSERT INTO t VALUES (?1)", [i])?;
+                        Ok(c.last_insert_rowid() * 100 + i)
                     })
                 })
-                .collect();
-            while w.shared.lock().queue.len() < 5 {
-                std::thread::yield_now();
+            })
+            .collect();
+        // Each caller gets its own job's outcome: its own value and the row
+        // it inserted (rows 2..=5, less the refused one's).
+        let mut rows = Vec::new();
+        for (i, out) in (1..=5).zip(behind_a_running_write(&w, queued)) {
+            if i == 3 {
+                assert_eq!(out.unwrap_err().kind(), "validation");
+            } else {
+                let v = out.unwrap();
+                assert_eq!(v % 100, i, "caller {i} got {v}");
+                rows.push(v / 100);
             }
-            release.wait();
-            assert_eq!(first.join().unwrap().unwrap(), 1);
-            // Each caller gets its own job's outcome: its own value and the
-            // row it inserted (rows 2..=5, in queue order, less the refused).
-            let mut rows = Vec::new();
-            for (i, h) in (1..=5).zip(rest) {
-                let out = h.join().unwrap();
-                if i == 3 {
-                    assert_eq!(out.unwrap_err().kind(), "validation");
-                } else {
-                    let v = out.unwrap();
-                    assert_eq!(v % 100, i, "caller {i} got {v}");
-                    rows.push(v / 100);
-                }
-            }
-            rows.sort();
-            assert_eq!(rows, [2, 3, 4, 5]);
-        });
+        }
+        rows.sort();
+        assert_eq!(rows, [2, 3, 4, 5]);
         use std::sync::atomic::Ordering::Relaxed;
         // The first write's own commit, then one for the five behind it
         // (plus the count below).
@@ -563,41 +555,23 @@ mod tests {
     fn a_panicking_job_in_a_group_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir);
-        let started = Arc::new(Barrier::new(2));
-        let release = Arc::new(Barrier::new(2));
-        std::thread::scope(|s| {
-            let (b1, b2) = (Arc::clone(&started), Arc::clone(&release));
-            let w = &w;
-            let first = s.spawn(move || {
-                w.submit(move |c| {
-                    b1.wait();
-                    b2.wait();
-                    Ok(c.execute("INSERT INTO t VALUES (0)", [])?)
-                })
-            });
-            started.wait();
-            let rest: Vec<_> = (1..=3)
-                .map(|i| {
-                    s.spawn(move || {
-                        w.submit(move |c| {
-                            c.execute("INSERT INTO t VALUES (?1)", [i])?;
-                            if i == 2 {
-                                panic!("a bug in job {i}");
-                            }
-                            Ok(())
-                        })
+        let queued = (1..=3)
+            .map(|i| -> Queued<_> {
+                let w = &w;
+                Box::new(move || {
+                    w.submit(move |c| {
+                        c.execute("INSERT INTO t VALUES (?1)", [i])?;
+                        if i == 2 {
+                            panic!("a bug in job {i}");
+                        }
+                        Ok(())
                     })
                 })
-                .collect();
-            while w.shared.lock().queue.len() < 3 {
-                std::thread::yield_now();
-            }
-            release.wait();
-            first.join().unwrap().unwrap();
-            let outs: Vec<_> = rest.into_iter().map(|h| h.join().unwrap()).collect();
-            assert!(outs[0].is_ok() && outs[2].is_ok(), "{outs:?}");
-            assert_eq!(outs[1].as_ref().unwrap_err().kind(), "database");
-        });
+            })
+            .collect();
+        let outs = behind_a_running_write(&w, queued);
+        assert!(outs[0].is_ok() && outs[2].is_ok(), "{outs:?}");
+        assert_eq!(outs[1].as_ref().unwrap_err().kind(), "database");
         let values: Vec<i64> = w
             .submit(|c| {
                 let mut st = c.prepare("SELECT x FROM t ORDER BY x")?;
