@@ -325,6 +325,30 @@ fn insert(tx: &Connection, d: NewDocument, started: Instant) -> Result<DocumentR
     Ok(doc)
 }
 
+/// Adds created documents to `doc_counts`: one statement per (status,
+/// type) among them, in the create's transaction (schema 8 dropped the
+/// insert trigger that did it row by row; see `schema`).
+fn count_created(tx: &Connection, docs: &[DocumentRecord]) -> Result<()> {
+    let mut kinds: Vec<(Status, crate::DocType, i64)> = Vec::new();
+    for d in docs {
+        match kinds
+            .iter_mut()
+            .find(|(s, t, _)| *s == d.status && *t == d.doc_type)
+        {
+            Some(k) => k.2 += 1,
+            None => kinds.push((d.status, d.doc_type, 1)),
+        }
+    }
+    let mut add = tx.prepare_cached(
+        "INSERT INTO doc_counts (status, doc_type, n) VALUES (?1, ?2, ?3)
+         ON CONFLICT(status, doc_type) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for (status, doc_type, n) in kinds {
+        add.execute(params![status.as_str(), doc_type.as_str(), n])?;
+    }
+    Ok(())
+}
+
 /// A fresh document as returned by a write: no reads yet, or the reads
 /// counted so far.
 fn fresh(record: DocumentRecord) -> Document {
@@ -341,7 +365,13 @@ impl Store {
     pub fn create(&self, doc: NewDocument) -> Result<Document> {
         let started = Instant::now();
         let out = validate_new(&doc, self.inner.config.max_content_bytes)
-            .and_then(|()| self.write(move |tx| insert(tx, doc, started)))
+            .and_then(|()| {
+                self.write(move |tx| {
+                    let doc = insert(tx, doc, started)?;
+                    count_created(tx, std::slice::from_ref(&doc))?;
+                    Ok(doc)
+                })
+            })
             .map(fresh);
         self.inner.metrics.create.done(started, &out);
         out
@@ -364,9 +394,12 @@ impl Store {
         let out = valid
             .and_then(|()| {
                 self.write(move |tx| {
-                    docs.into_iter()
+                    let docs = docs
+                        .into_iter()
                         .map(|d| insert(tx, d, started))
-                        .collect::<Result<Vec<_>>>()
+                        .collect::<Result<Vec<_>>>()?;
+                    count_created(tx, &docs)?;
+                    Ok(docs)
                 })
             })
             .map(|v| v.into_iter().map(fresh).collect());

@@ -98,8 +98,9 @@ CREATE INDEX audit_document ON audit_log(document_id, id);
 CREATE INDEX audit_operation ON audit_log(operation, id);
 CREATE INDEX audit_ts ON audit_log(ts);
 
--- Documents per (status, type), kept by triggers so that a list's total
--- is a sum over a few rows instead of a count over every document.
+-- Documents per (status, type), kept by triggers (by the create itself
+-- from schema 8) so that a list's total is a sum over a few rows instead
+-- of a count over every document.
 CREATE TABLE doc_counts (
     status   TEXT    NOT NULL,
     doc_type TEXT    NOT NULL,
@@ -137,7 +138,18 @@ CREATE TABLE store_meta (
     crate::audit::MIGRATION_TIME_ORDER,
     // 6 -> 7: index entries are taken out at the flush, not at each write.
     crate::search::schema::MIGRATION_DEFER_REMOVALS,
+    // 7 -> 8: a create counts its documents itself.
+    MIGRATION_COUNTS_ON_CREATE,
 ];
+
+/// Schema 8: a create adds its new documents to `doc_counts` itself, one
+/// statement per batch and kind (`documents::count_created`), instead of a
+/// trigger per row. The trigger made every `documents` insert a write of
+/// several rows, which SQLite guards with a statement journal: a copy of
+/// each page the insert touches, in case it must undo it alone. Imports ran
+/// 1.05-1.17x faster without it (three alternating runs of
+/// `examples/imports 50000`). Updates and deletes keep their triggers.
+const MIGRATION_COUNTS_ON_CREATE: &str = "DROP TRIGGER IF EXISTS doc_counts_insert;";
 
 /// The schema version this build writes and reads.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -303,3 +303,34 @@ fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
     s.close().unwrap();
     assert_eq!(fts_hashsize(&path), Some(8 << 20));
 }
+
+/// Schema 8 drops the insert trigger of `doc_counts` (a create counts its
+/// documents itself). A store from schema 7, trigger in place, is migrated
+/// and then counts each new document once, not twice.
+#[test]
+fn a_schema_7_store_counts_new_documents_once_after_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let s = Store::open(&path, Config::default()).unwrap();
+    s.create(NewDocument::new("before", "x")).unwrap();
+    s.close().unwrap();
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TRIGGER doc_counts_insert AFTER INSERT ON documents BEGIN
+                 INSERT INTO doc_counts (status, doc_type, n) VALUES (NEW.status, NEW.doc_type, 1)
+                 ON CONFLICT(status, doc_type) DO UPDATE SET n = n + 1;
+             END;
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path, Config::default()).unwrap();
+    assert_eq!(s.stats().unwrap().schema_version, docvault::schema::LATEST);
+    s.create(NewDocument::new("after", "y")).unwrap();
+    s.create_many(vec![NewDocument::new("a", "1"), NewDocument::new("b", "2")])
+        .unwrap();
+    assert_eq!(s.list(&docvault::ListQuery::default()).unwrap().total, 4);
+    let report = s.check().unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+}
