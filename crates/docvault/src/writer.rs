@@ -493,6 +493,10 @@ mod tests {
             caller,
             "a queued write runs on the writer thread"
         );
+        // The caller has its outcome before the thread gives the lead up.
+        while w.shared.lock().lead != Lead::Nobody {
+            std::thread::yield_now();
+        }
         // The thread ran a group of one: no load, so no window in which
         // new writes still go to it.
         assert_eq!(w.shared.lock().thread_left, None);
