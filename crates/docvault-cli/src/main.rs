@@ -30,8 +30,10 @@ use crate::open::Ctx;
 
 fn main() {
     // Before the first large allocations: with huge pages, mimalloc's
-    // partly used 2 MiB regions stay resident (see the function's docs).
+    // partly used 2 MiB regions stay resident, and each of glibc's arenas
+    // keeps what was freed in it (see the functions' docs).
     docvault_bench::no_transparent_huge_pages();
+    docvault_bench::limit_malloc_arenas();
     std::process::exit(run());
 }
 
