@@ -26,7 +26,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -44,13 +44,12 @@ pub(crate) const MAX_BATCH: usize = 256;
 type Job = Box<dyn FnOnce(Result<&Connection>) -> (bool, Completion) + Send>;
 type Completion = Box<dyn FnOnce(Result<()>) + Send>;
 
-/// Where a queued job's caller waits for its outcome.
+/// Where a queued job's caller waits for its outcome. (A caller waits
+/// only while another holds the lead, so it is nearly always asleep by the
+/// time its group is done: no flag to spare the notify.)
 #[derive(Default)]
 struct Slot {
-    done: AtomicBool,
-    /// Whether the caller sleeps on `changed` (under this lock): a notify
-    /// is a `futex` system call even with no one waiting.
-    sleeping: Mutex<bool>,
+    done: Mutex<bool>,
     changed: Condvar,
 }
 
@@ -71,21 +70,14 @@ const BUSY_FOR: Duration = Duration::from_millis(2);
 
 impl Slot {
     fn set_done(&self) {
-        self.done.store(true, Ordering::Release);
-        let sleeping = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
-        if *sleeping {
-            self.changed.notify_one();
-        }
+        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.changed.notify_one();
     }
 
     fn wait(&self) {
-        let mut sleeping = self.sleeping.lock().unwrap_or_else(|e| e.into_inner());
-        while !self.done.load(Ordering::Acquire) {
-            *sleeping = true;
-            sleeping = self
-                .changed
-                .wait(sleeping)
-                .unwrap_or_else(|e| e.into_inner());
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        while !*done {
+            done = self.changed.wait(done).unwrap_or_else(|e| e.into_inner());
         }
     }
 }
