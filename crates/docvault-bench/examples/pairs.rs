@@ -65,4 +65,9 @@ fn main() {
         a.0 + b.0,
         ra / rb.max(1e-9)
     );
+    let m = store.metrics();
+    println!(
+        "access figures in memory: {}, pending: {}; reader waits {}, overflows {}",
+        m.access_figures_in_memory, m.pending_access_updates, m.reader_waits, m.reader_overflows
+    );
 }

@@ -456,6 +456,11 @@ pub fn metrics_text(m: &MetricsSnapshot, operations: u64) -> String {
         m.commits, m.write_jobs, m.checkpoints_background, m.checkpoints_inline
     );
     let _ = writeln!(out, "pending access updates: {}", m.pending_access_updates);
+    let _ = writeln!(
+        out,
+        "access figures in memory: {} documents",
+        m.access_figures_in_memory
+    );
     out
 }
 

@@ -142,6 +142,7 @@ fn text_stats_has_a_metrics_section() {
         "\nreader pool:      size ",
         "\nwriter:           ",
         "\npending access updates: ",
+        "\naccess figures in memory: ",
     ] {
         assert!(section.contains(needle), "{needle:?} missing from:\n{text}");
     }

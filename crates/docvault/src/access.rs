@@ -23,6 +23,17 @@
 //!   lock, before combining: if a flush began or ended in between, the
 //!   figures it holds may straddle that moment, so it reads again (after a
 //!   few tries, holding flushes off). Flushes are rare, so retries are too.
+//!
+//! The persisted figures of a document read recently stay in memory
+//! ([`Counters::known`]), kept exact like a cached entry's: every flush adds
+//! its counts to them when it ends, and nothing else writes `access_stats`
+//! while the store is open (the store owns its file; hard deletes forget
+//! them). A get by id of such a document then reads its row alone, without
+//! the `access_stats` look-up (a second b-tree search). They are kept for
+//! documents read in the last few flush intervals, so their memory has the
+//! bound of the pending counters: distinct documents read, here over a few
+//! intervals rather than one. With the read cache on, a document the cache
+//! keeps needs none (its entry has them).
 
 use crate::cache::IdMap;
 use crate::model::Timestamp;
@@ -61,6 +72,18 @@ impl Persisted {
     }
 }
 
+/// How many flush intervals the persisted figures of a document stay in
+/// memory after its last read: the interval of the read, and two more.
+/// A document read at least once every two intervals or so (a second, by
+/// default) keeps them; its reads then skip the `access_stats` look-up.
+const KNOWN_INTERVALS: u64 = 3;
+
+#[derive(Clone, Copy)]
+struct Known {
+    figures: Persisted,
+    read_in: u64,
+}
+
 /// Per-shard counters of documents that are not cached, and the counts of
 /// the flush in flight. Always used under the shard's lock.
 #[derive(Default)]
@@ -68,6 +91,11 @@ pub(crate) struct Counters {
     pending: IdMap<Pending>,
     in_flight: IdMap<Pending>,
     in_flight_epoch: u64,
+    /// Persisted figures of documents read in the last [`KNOWN_INTERVALS`]
+    /// flush intervals, with the interval of their last read.
+    known: IdMap<Known>,
+    /// The current flush interval (flushes ended since the store opened).
+    interval: u64,
 }
 
 impl Counters {
@@ -129,10 +157,63 @@ impl Counters {
         done
     }
 
+    /// Whether the persisted figures of `id` are in memory.
+    pub(crate) fn knows(&self, id: i64) -> bool {
+        self.known.contains_key(&id)
+    }
+
+    /// The persisted figures of `id`, if in memory: as exact as a row read
+    /// now, to be combined like one (in-flight counts included).
+    pub(crate) fn known(&mut self, id: i64) -> Option<Persisted> {
+        let k = self.known.get_mut(&id)?;
+        k.read_in = self.interval;
+        Some(k.figures)
+    }
+
+    /// Keeps the figures a read loaded, which must be exact (read with no
+    /// flush beginning or ending meanwhile).
+    pub(crate) fn learn(&mut self, id: i64, figures: Persisted) {
+        let read_in = self.interval;
+        self.known
+            .entry(id)
+            .or_insert(Known { figures, read_in })
+            .read_in = read_in;
+    }
+
+    /// Adds the counts flush `epoch` committed to the figures in memory,
+    /// and starts a new interval.
+    pub(crate) fn apply_flush(&mut self, epoch: u64, done: &[(i64, Pending)]) {
+        for (id, p) in done {
+            if let Some(k) = self.known.get_mut(id) {
+                k.figures.apply(epoch, *p);
+            }
+        }
+        self.next_interval();
+    }
+
+    /// Starts a new flush interval: figures not read in the last
+    /// [`KNOWN_INTERVALS`] are dropped.
+    pub(crate) fn next_interval(&mut self) {
+        self.interval += 1;
+        let now = self.interval;
+        self.known.retain(|_, k| now - k.read_in < KNOWN_INTERVALS);
+    }
+
+    /// Drops every figure kept in memory (the next reads load them).
+    pub(crate) fn forget_known(&mut self) {
+        self.known.clear();
+    }
+
     /// Forgets a document (hard delete).
     pub(crate) fn forget(&mut self, id: i64) {
         self.pending.remove(&id);
         self.in_flight.remove(&id);
+        self.known.remove(&id);
+    }
+
+    /// Documents whose persisted figures are in memory.
+    pub(crate) fn known_len(&self) -> usize {
+        self.known.len()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -168,4 +249,85 @@ pub(crate) fn read_time() -> Timestamp {
         }
     }
     Timestamp::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(c: &mut Counters, id: i64, at: i64) {
+        c.record(id, Timestamp(at));
+    }
+
+    /// Figures kept in memory take every flush's counts, once, and last
+    /// for the interval they were read in and two more.
+    #[test]
+    fn known_figures_follow_flushes_and_expire_after_idle_intervals() {
+        let mut c = Counters::default();
+        let loaded = Persisted {
+            count: 5,
+            last: Some(10),
+            epoch: 3,
+        };
+        c.learn(1, loaded);
+        read(&mut c, 1, 20);
+        read(&mut c, 1, 30);
+        // Flush 4 carries the two reads.
+        c.begin_flush(4);
+        let done = c.end_flush(true);
+        c.apply_flush(4, &done);
+        let after = c.known(1).expect("read in the interval just flushed");
+        assert_eq!((after.count, after.last, after.epoch), (7, Some(30), 4));
+        // Applying the same flush again changes nothing.
+        c.apply_flush(4, &done);
+        assert_eq!(c.known(1).unwrap().count, 7);
+        // A flush that failed adds nothing (its counts went back to pending).
+        read(&mut c, 1, 40);
+        c.begin_flush(5);
+        let failed = c.end_flush(false);
+        assert!(failed.is_empty());
+        c.apply_flush(5, &failed);
+        assert_eq!(c.known(1).unwrap().count, 7);
+        assert_eq!(c.pending(1).count, 1);
+        // Last read in this interval: kept through two more, then dropped.
+        for _ in 1..KNOWN_INTERVALS {
+            c.next_interval();
+            assert!(c.knows(1));
+        }
+        c.next_interval();
+        assert!(!c.knows(1));
+        assert_eq!(c.known(1), None);
+        assert_eq!(c.known_len(), 0);
+    }
+
+    /// A read (or a second learn) renews the figures' stay.
+    #[test]
+    fn reads_keep_known_figures() {
+        let mut c = Counters::default();
+        c.learn(1, Persisted::default());
+        c.learn(2, Persisted::default());
+        for _ in 0..10 {
+            c.next_interval();
+            c.known(1);
+        }
+        c.learn(3, Persisted::default());
+        c.next_interval();
+        c.learn(3, Persisted::default());
+        assert!(c.knows(1) && !c.knows(2) && c.knows(3));
+    }
+
+    #[test]
+    fn forgetting_a_document_drops_its_known_figures() {
+        let mut c = Counters::default();
+        c.learn(7, Persisted::default());
+        c.next_interval();
+        c.learn(8, Persisted::default());
+        assert_eq!(c.known_len(), 2);
+        c.forget(7);
+        c.forget(8);
+        assert!(!c.knows(7) && !c.knows(8));
+        c.learn(9, Persisted::default());
+        c.forget_known();
+        assert_eq!(c.known_len(), 0);
+    }
 }

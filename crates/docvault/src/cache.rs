@@ -265,6 +265,8 @@ impl Cache {
             .remove(u);
     }
 
+    /// Drops every cached document and the access figures kept in memory:
+    /// the next reads go to the database.
     pub(crate) fn clear(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.for_each_shard(|s| {
@@ -273,6 +275,7 @@ impl Cache {
             }
             s.clock.clear();
             s.bytes = 0;
+            s.counters.forget_known();
         });
         for u in self.uuids.iter() {
             u.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -376,16 +379,46 @@ impl Shard {
     /// cached entries read before the commit; counts of a failed flush
     /// return to pending.
     pub(crate) fn end_flush(&mut self, committed: bool, epoch: u64) {
-        for (id, p) in self.counters.end_flush(committed) {
-            if let Some(e) = self.entries.get_mut(&id) {
-                e.persisted.apply(epoch, p);
+        let done = self.counters.end_flush(committed);
+        for (id, p) in &done {
+            if let Some(e) = self.entries.get_mut(id) {
+                e.persisted.apply(epoch, *p);
             }
+        }
+        self.counters.apply_flush(epoch, &done);
+    }
+
+    /// Whether a read of `id` may skip loading its persisted figures: the
+    /// document is cached, or its figures are in memory (see `access`).
+    /// A hint, taken before the read; [`Self::known_access`] decides.
+    pub(crate) fn knows_access(&self, id: i64) -> bool {
+        self.entries.contains_key(&id) || self.counters.knows(id)
+    }
+
+    /// The persisted figures of `id` if they are in memory, exact.
+    pub(crate) fn known_access(&mut self, id: i64) -> Option<Persisted> {
+        match self.entries.get(&id) {
+            Some(e) => Some(e.persisted),
+            None => self.counters.known(id),
+        }
+    }
+
+    /// Keeps the persisted figures a read of an uncached document loaded,
+    /// exact as [`Self::access`] requires.
+    pub(crate) fn learn_access(&mut self, id: i64, persisted: Persisted) {
+        if !self.entries.contains_key(&id) {
+            self.counters.learn(id, persisted);
         }
     }
 
     /// Forgets the reads of a document (hard delete).
     pub(crate) fn forget_access(&mut self, id: i64) {
         self.counters.forget(id);
+    }
+
+    /// Uncached documents whose persisted access figures are in memory.
+    pub(crate) fn known_len(&self) -> usize {
+        self.counters.known_len()
     }
 
     /// Documents with reads not yet persisted.

@@ -24,13 +24,31 @@ use crate::validate;
 /// the statement cache.
 macro_rules! doc_cols {
     ($content:literal) => {
+        doc_cols!(
+            $content,
+            "last_accessed",
+            "coalesce(access_count, 0)",
+            "coalesce(access_epoch, 0)"
+        )
+    };
+    ($content:literal, $last:literal, $count:literal, $epoch:literal) => {
         concat!(
             "id, uuid, title, doc_type, status, format, language, source_path, file_path, ",
             $content,
-            ", content_hash, size_bytes, created_at, updated_at, last_accessed, ",
-            "coalesce(access_count, 0), quality_score, completeness_score, version, metadata, ",
-            "coalesce(access_epoch, 0)"
+            ", content_hash, size_bytes, created_at, updated_at, ",
+            $last,
+            ", ",
+            $count,
+            ", quality_score, completeness_score, version, metadata, ",
+            $epoch
         )
+    };
+}
+/// The document columns with placeholders for the access figures, for a
+/// read that has them in memory (see `access`).
+macro_rules! row_cols {
+    ($content:literal) => {
+        doc_cols!($content, "NULL", "0", "0")
     };
 }
 macro_rules! access_join {
@@ -53,6 +71,17 @@ const BY_ID: &str = concat!(
     "WHERE id = ?1"
 );
 const BY_ID_NO_CONTENT: &str = concat!("SELECT ", doc_cols!("NULL"), doc_from!(), "WHERE id = ?1");
+/// [`BY_ID`] without the `access_stats` look-up.
+const ROW_BY_ID: &str = concat!(
+    "SELECT ",
+    row_cols!("content"),
+    " FROM documents WHERE id = ?1"
+);
+const ROW_BY_ID_NO_CONTENT: &str = concat!(
+    "SELECT ",
+    row_cols!("NULL"),
+    " FROM documents WHERE id = ?1"
+);
 const BY_UUID: &str = concat!(
     "SELECT ",
     doc_cols!("content"),
@@ -156,6 +185,25 @@ fn load_with(
             .optional()?,
     };
     Ok(row)
+}
+
+/// Reads one document row by id without its access figures (the
+/// [`Persisted`] returned is empty): for reads that have them in memory.
+fn load_row(
+    conn: &Connection,
+    id: i64,
+    content: bool,
+    read_row: fn(&Row<'_>) -> rusqlite::Result<Row2>,
+) -> Result<Option<Row2>> {
+    let sql = if content {
+        ROW_BY_ID
+    } else {
+        ROW_BY_ID_NO_CONTENT
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row([id], read_row)
+        .optional()?)
 }
 
 /// Reads a live (not soft-deleted) document inside a write, or fails.
@@ -477,6 +525,13 @@ impl Store {
 
     fn get_uncached(&self, r: DocRef, opts: GetOptions) -> Result<Document> {
         let cache = &self.inner.cache;
+        let tracking = self.inner.config.access_tracking;
+        // Figures are kept in memory only while flushes run (they bound
+        // that memory); by id only, as the shard is known before the read.
+        let mut by_id = match r {
+            DocRef::Id(id) if tracking => cache.shard(id).knows_access(id).then_some(id),
+            _ => None,
+        };
         let conn = self.reader()?;
         for attempt in 0.. {
             // See `access`: figures read from disk combine with the in-memory
@@ -493,9 +548,12 @@ impl Store {
             } else {
                 from_row_lazily
             };
-            let Some((record, persisted)) =
-                load_with(&conn, r, opts.include_content || cache.enabled(), read_row)?
-            else {
+            let content = opts.include_content || cache.enabled();
+            let loaded = match by_id {
+                Some(id) => load_row(&conn, id, content, read_row)?,
+                None => load_with(&conn, r, content, read_row)?,
+            };
+            let Some((record, persisted)) = loaded else {
                 return Err(Error::not_found("document", r));
             };
             #[cfg(test)]
@@ -509,8 +567,24 @@ impl Store {
             if _hold.is_none() && self.flush_seq() != seq {
                 continue;
             }
+            let persisted = match by_id {
+                None => persisted,
+                Some(_) => match shard.known_access(record.id) {
+                    Some(p) => p,
+                    // Dropped since the hint (a flush ended, or the
+                    // document was hard-deleted): read them with the row.
+                    None => {
+                        by_id = None;
+                        continue;
+                    }
+                },
+            };
             shard.misses += 1;
             shard.insert_if_current(cache, generation, Arc::clone(&record), persisted);
+            if tracking && by_id.is_none() {
+                // Unless the cache took the record (and its figures).
+                shard.learn_access(record.id, persisted);
+            }
             if !opts.include_deleted && record.status == Status::Deleted {
                 return Err(Error::not_found("document", r));
             }
@@ -1125,6 +1199,96 @@ mod tests {
             store.metrics().cache.hits >= 1,
             "later reads should hit the cache"
         );
+    }
+
+    fn uncached_config() -> Config {
+        Config {
+            cache_capacity_bytes: 0,
+            access_flush_interval: std::time::Duration::from_secs(3600),
+            ..Config::default()
+        }
+    }
+
+    /// A get by id of a document read recently takes its persisted access
+    /// figures from memory and reads its row alone. Only flushes write
+    /// `access_stats` while the store is open; this test writes it behind
+    /// the store's back to see which reads consult it.
+    #[test]
+    fn recent_reads_keep_access_figures_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("known.db"), uncached_config()).unwrap();
+        let doc = store.create(NewDocument::new("t", "body")).unwrap();
+        let id = doc.id;
+        assert_eq!(store.get(id).unwrap().access_count, 1);
+        store.flush().unwrap();
+        assert_eq!(store.metrics().access_figures_in_memory, 1);
+        store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE access_stats SET access_count = 100 WHERE document_id = ?1",
+                    [id],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.get(id).unwrap().access_count, 2, "from memory");
+        // By uuid, the figures are read with the row: 100 + two pending.
+        assert_eq!(store.get(doc.uuid).unwrap().access_count, 102);
+        // Dropped with the cache: read with the row again.
+        store.clear_cache();
+        assert_eq!(store.metrics().access_figures_in_memory, 0);
+        assert_eq!(store.get(id).unwrap().access_count, 103);
+        assert_eq!(store.metrics().access_figures_in_memory, 1);
+        // Kept through the interval of their last read and two more.
+        for _ in 0..2 {
+            store.flush().unwrap();
+            assert_eq!(store.metrics().access_figures_in_memory, 1);
+        }
+        store.flush().unwrap();
+        assert_eq!(store.metrics().access_figures_in_memory, 0);
+        assert_eq!(store.get(id).unwrap().access_count, 104);
+    }
+
+    /// Flushes that end while a get holds a row read without its figures
+    /// (between its hint and its count): they either reach the figures in
+    /// memory, or drop them and the get reads them with the row.
+    #[test]
+    fn flushes_during_a_get_from_memory_keep_the_count_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known-race.db");
+        let store = Store::open(&path, uncached_config()).unwrap();
+        let id = store.create(NewDocument::new("t", "body")).unwrap().id;
+        for n in 1..=3 {
+            assert_eq!(store.get(id).unwrap().access_count, n);
+        }
+        // `flushes` flushes while the get is between its row and its count,
+        // after another thread's read; the third drops the figures.
+        for (flushes, expected) in [(1, 5), (3, 7)] {
+            let other = store.clone();
+            let mut once = true;
+            MISS_HOOK.with(|h| {
+                *h.borrow_mut() = Some(Box::new(move || {
+                    if std::mem::take(&mut once) {
+                        let other = other.clone();
+                        std::thread::spawn(move || {
+                            other.get(id).unwrap();
+                            for _ in 0..flushes {
+                                other.flush().unwrap();
+                            }
+                        })
+                        .join()
+                        .unwrap();
+                    }
+                }))
+            });
+            let got = store.get(id);
+            MISS_HOOK.with(|h| *h.borrow_mut() = None);
+            assert_eq!(got.unwrap().access_count, expected, "{flushes} flushes");
+        }
+        assert_eq!(store.get(id).unwrap().access_count, 8);
+        store.close().unwrap();
+        let store = Store::open(&path, uncached_config()).unwrap();
+        assert_eq!(store.get(id).unwrap().access_count, 9);
     }
 
     /// Without the generation check the race above serves stale data:

@@ -138,7 +138,14 @@ impl Store {
             checkpoints_background: self.inner.checkpoint_counters.background.load(Relaxed),
             checkpoints_inline: self.inner.checkpoint_counters.inline.load(Relaxed),
             pending_access_updates: self.pending_access_updates(),
+            access_figures_in_memory: self.access_figures_in_memory(),
         }
+    }
+
+    fn access_figures_in_memory(&self) -> usize {
+        let mut n = 0;
+        self.inner.cache.for_each_shard(|s| n += s.known_len());
+        n
     }
 
     /// Drops every cached document (the next reads go to the database).

@@ -284,4 +284,9 @@ pub struct MetricsSnapshot {
     pub checkpoints_inline: u64,
     /// Documents with access counts not yet written to disk.
     pub pending_access_updates: usize,
+    /// Documents whose persisted access figures are kept in memory, so an
+    /// uncached get by id reads their row alone (read in this flush
+    /// interval or the one before).
+    #[serde(default)]
+    pub access_figures_in_memory: usize,
 }
