@@ -86,11 +86,13 @@ struct Known {
 
 /// Per-shard counters of documents that are not cached, and the counts of
 /// the flush in flight. Always used under the shard's lock.
+/// `repr(C)`, the in-flight map first: see `cache::Shard`.
 #[derive(Default)]
+#[repr(C)]
 pub(crate) struct Counters {
-    pending: IdMap<Pending>,
     in_flight: IdMap<Pending>,
     in_flight_epoch: u64,
+    pending: IdMap<Pending>,
     /// Persisted figures of documents read in the last [`KNOWN_INTERVALS`]
     /// flush intervals, with the interval of their last read.
     known: IdMap<Known>,

@@ -76,17 +76,24 @@ pub(crate) enum Hit {
 
 /// One shard: its LRU entries, the access counters of its documents, and
 /// its statistics. Padded so two shards never share a cache line.
-#[repr(align(128))]
+///
+/// In declared order (`repr(C)`), so that what a hit touches (the entries'
+/// table, `hits`, and the in-flight map's length, first in [`Counters`])
+/// sits in the shard's first two cache lines. Left to the compiler, the
+/// fields moved when `Counters` grew, and cache hits on one thread ran
+/// 0.77x as fast (`examples/hot 1`: 11.7-11.9M against 14.0-15.3M gets
+/// per second, three alternating pairs).
+#[repr(C, align(128))]
 pub(crate) struct Shard {
     entries: IdMap<Entry>,
     /// Ids in insertion order for the CLOCK hand; may hold ids already
     /// removed, which the hand skips.
     clock: VecDeque<i64>,
     bytes: usize,
-    counters: Counters,
     pub hits: u64,
     pub misses: u64,
     evictions: u64,
+    counters: Counters,
 }
 
 /// Cache statistics.
