@@ -78,6 +78,12 @@ impl Persisted {
 /// default) keeps them; its reads then skip the `access_stats` look-up.
 const KNOWN_INTERVALS: u64 = 3;
 
+/// At most this many documents' figures per shard, whatever the store's
+/// size and read rate: a shard that is full learns no more until figures
+/// expire. 7/8 of 2,048, the most a table of 2,048 slots holds: 64 shards
+/// then keep up to 114,688 documents' figures in ~6 MiB (49 bytes a slot).
+const KNOWN_PER_SHARD: usize = 1792;
+
 #[derive(Clone, Copy)]
 struct Known {
     figures: Persisted,
@@ -176,10 +182,11 @@ impl Counters {
     /// flush beginning or ending meanwhile).
     pub(crate) fn learn(&mut self, id: i64, figures: Persisted) {
         let read_in = self.interval;
-        self.known
-            .entry(id)
-            .or_insert(Known { figures, read_in })
-            .read_in = read_in;
+        if let Some(k) = self.known.get_mut(&id) {
+            k.read_in = read_in;
+        } else if self.known.len() < KNOWN_PER_SHARD {
+            self.known.insert(id, Known { figures, read_in });
+        }
     }
 
     /// Adds the counts flush `epoch` committed to the figures in memory,
@@ -300,6 +307,24 @@ mod tests {
         assert!(!c.knows(1));
         assert_eq!(c.known(1), None);
         assert_eq!(c.known_len(), 0);
+    }
+
+    /// A full shard learns no more, and learns again once figures expire.
+    #[test]
+    fn known_figures_are_capped_per_shard() {
+        let mut c = Counters::default();
+        let n = KNOWN_PER_SHARD as i64;
+        for id in 0..n + 10 {
+            c.learn(id, Persisted::default());
+        }
+        assert_eq!(c.known_len(), KNOWN_PER_SHARD);
+        assert!(c.knows(0) && !c.knows(n));
+        for _ in 0..KNOWN_INTERVALS {
+            c.next_interval();
+        }
+        assert_eq!(c.known_len(), 0);
+        c.learn(n, Persisted::default());
+        assert!(c.knows(n));
     }
 
     /// A read (or a second learn) renews the figures' stay.
