@@ -476,47 +476,33 @@ impl Store {
             DocRef::Id(i) => Some(i),
             DocRef::Uuid(u) => self.inner.cache.id_of(&u),
         };
-        let mut known = None;
         if let Some(id) = id {
-            match self.get_cached(id, r, opts) {
-                Ok(found) => {
-                    if let Some(t) = started {
-                        self.inner.metrics.get_hit.sample(t.elapsed());
-                    }
-                    return found;
+            if let Some(found) = self.get_cached(id, r, opts) {
+                if let Some(t) = started {
+                    self.inner.metrics.get_hit.sample(t.elapsed());
                 }
-                Err(knows_access) => known = knows_access.then_some(id),
+                return found;
             }
         }
         let started = tick.miss().then(Instant::now);
-        let out = self.get_uncached(r, opts, known);
+        let out = self.get_uncached(r, opts);
         self.inner.metrics.get_miss.done_sampled(started, &out);
         out
     }
 
-    /// The cache hit path: one shard lock, no database. On a miss, under
-    /// the same lock, whether the document's access figures are in memory
-    /// (see `access`), so that the read can skip them.
-    fn get_cached(
-        &self,
-        id: i64,
-        r: DocRef,
-        opts: GetOptions,
-    ) -> std::result::Result<Result<Document>, bool> {
+    /// The cache hit path: one shard lock, no database.
+    fn get_cached(&self, id: i64, r: DocRef, opts: GetOptions) -> Option<Result<Document>> {
         let uuid = match r {
             DocRef::Uuid(u) => Some(u),
             DocRef::Id(_) => None,
         };
-        let tracking = self.inner.config.access_tracking;
-        let at = tracking.then(access::read_time);
-        let mut shard = self.inner.cache.shard(id);
-        let Some(hit) = shard.hit(id, uuid, opts.include_deleted, at) else {
-            // Kept only while flushes run, which bound their memory. By
-            // id only: a uuid's row is looked up by uuid.
-            return Err(tracking && uuid.is_none() && shard.knows_access(id));
-        };
-        drop(shard);
-        Ok(match hit {
+        let at = self.inner.config.access_tracking.then(access::read_time);
+        let hit = self
+            .inner
+            .cache
+            .shard(id)
+            .hit(id, uuid, opts.include_deleted, at)?;
+        Some(match hit {
             Hit::Deleted => Err(Error::not_found("document", r)),
             Hit::Found {
                 record,
@@ -537,12 +523,15 @@ impl Store {
         })
     }
 
-    /// A read from the database. `by_id`: the document whose access
-    /// figures were in memory at the cache lookup; its row is read alone.
-    fn get_uncached(&self, r: DocRef, opts: GetOptions, by_id: Option<i64>) -> Result<Document> {
+    fn get_uncached(&self, r: DocRef, opts: GetOptions) -> Result<Document> {
         let cache = &self.inner.cache;
         let tracking = self.inner.config.access_tracking;
-        let mut by_id = by_id;
+        // Figures are kept in memory only while flushes run (they bound
+        // that memory); by id only, as the shard is known before the read.
+        let mut by_id = match r {
+            DocRef::Id(id) if tracking => cache.shard(id).knows_access(id).then_some(id),
+            _ => None,
+        };
         let conn = self.reader()?;
         for attempt in 0.. {
             // See `access`: figures read from disk combine with the in-memory
