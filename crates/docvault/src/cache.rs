@@ -387,6 +387,14 @@ impl Shard {
     /// return to pending.
     pub(crate) fn end_flush(&mut self, committed: bool, epoch: u64) {
         let done = self.counters.end_flush(committed);
+        if !committed {
+            // The counts went back to the shard's pending counters; those of
+            // cached documents belong in their entries, where hits read them
+            // (a hit after a failed flush reported only the reads since).
+            for (id, e) in self.entries.iter_mut() {
+                e.pending.add(self.counters.take_pending(*id));
+            }
+        }
         for (id, p) in &done {
             if let Some(e) = self.entries.get_mut(id) {
                 e.persisted.apply(epoch, *p);

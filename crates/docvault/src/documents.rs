@@ -1291,6 +1291,54 @@ mod tests {
         assert_eq!(store.get(id).unwrap().access_count, 9);
     }
 
+    /// A flush that fails puts its counts back: a cached document's into
+    /// its entry. They went to the shard's counters, which hits do not
+    /// read, and a hit after the failure reported 1 instead of 4.
+    #[test]
+    fn a_failed_flush_keeps_cached_counts_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failed-flush.db");
+        let config = || Config {
+            access_flush_interval: std::time::Duration::from_secs(3600),
+            ..Config::default()
+        };
+        let store = Store::open(&path, config()).unwrap();
+        let id = store.create(NewDocument::new("t", "body")).unwrap().id;
+        let other = store.create(NewDocument::new("u", "body")).unwrap().id;
+        for n in 1..=3 {
+            assert_eq!(store.get(id).unwrap().access_count, n);
+        }
+        store.get(other).unwrap();
+        assert!(store.metrics().cache.hits >= 2, "the document is cached");
+        // Only the writer's connection, which runs flushes, has these.
+        store
+            .write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TRIGGER fail_insert BEFORE INSERT ON main.access_stats
+                     BEGIN SELECT RAISE(ABORT, 'flush fails'); END;
+                     CREATE TEMP TRIGGER fail_update BEFORE UPDATE ON main.access_stats
+                     BEGIN SELECT RAISE(ABORT, 'flush fails'); END;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.flush().is_err());
+        assert_eq!(store.get(id).unwrap().access_count, 4);
+        assert_eq!(store.get(other).unwrap().access_count, 2);
+        store
+            .write(|tx| {
+                tx.execute_batch("DROP TRIGGER temp.fail_insert; DROP TRIGGER temp.fail_update;")?;
+                Ok(())
+            })
+            .unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.get(id).unwrap().access_count, 5);
+        store.close().unwrap();
+        let store = Store::open(&path, config()).unwrap();
+        assert_eq!(store.get(id).unwrap().access_count, 6);
+        assert_eq!(store.get(other).unwrap().access_count, 3);
+    }
+
     /// Without the generation check the race above serves stale data:
     /// prove the test can fail by checking the mechanism directly.
     #[test]
