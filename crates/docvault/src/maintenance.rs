@@ -102,8 +102,17 @@ impl Store {
     }
 
     fn pending_access_updates(&self) -> usize {
+        self.shard_total(crate::cache::Shard::pending_len)
+    }
+
+    fn access_figures_in_memory(&self) -> usize {
+        self.shard_total(crate::cache::Shard::known_len)
+    }
+
+    /// `count` summed over the cache's shards, each locked in turn.
+    fn shard_total(&self, count: impl Fn(&crate::cache::Shard) -> usize) -> usize {
         let mut n = 0;
-        self.inner.cache.for_each_shard(|s| n += s.pending_len());
+        self.inner.cache.for_each_shard(|s| n += count(s));
         n
     }
 
@@ -140,12 +149,6 @@ impl Store {
             pending_access_updates: self.pending_access_updates(),
             access_figures_in_memory: self.access_figures_in_memory(),
         }
-    }
-
-    fn access_figures_in_memory(&self) -> usize {
-        let mut n = 0;
-        self.inner.cache.for_each_shard(|s| n += s.known_len());
-        n
     }
 
     /// Drops every cached document (the next reads go to the database).

@@ -285,8 +285,8 @@ pub struct MetricsSnapshot {
     /// Documents with access counts not yet written to disk.
     pub pending_access_updates: usize,
     /// Documents whose persisted access figures are kept in memory, so an
-    /// uncached get by id reads their row alone (read in this flush
-    /// interval or the one before).
+    /// uncached get by id reads their row alone (documents the cache does
+    /// not hold, read in the last three flush intervals).
     #[serde(default)]
     pub access_figures_in_memory: usize,
 }
