@@ -1339,6 +1339,140 @@ mod tests {
         assert_eq!(store.get(other).unwrap().access_count, 3);
     }
 
+    /// Flushes that fail while reads race them (half of them, on a flusher
+    /// of the test's own): every count handed out is still exact. Across
+    /// the readers of a document the counts are exactly 1..=N, each once.
+    #[test]
+    fn failing_flushes_racing_reads_keep_every_count_exact() {
+        for cache in [0, 4 << 10, 64 << 20] {
+            failing_flushes_racing_reads(cache);
+        }
+    }
+
+    fn failing_flushes_racing_reads(cache_capacity_bytes: usize) {
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing-flushes.db");
+        let config = || Config {
+            // Only the test's flusher runs flushes.
+            access_flush_interval: std::time::Duration::from_secs(3600),
+            cache_capacity_bytes,
+            ..Config::default()
+        };
+        let store = Store::open(&path, config()).unwrap();
+        let docs: Vec<i64> = (0..4)
+            .map(|i| {
+                store
+                    .create(NewDocument::new(format!("d{i}"), "x"))
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        // On the writer's connection only, which runs flushes.
+        store
+            .write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TABLE fail (on_ INTEGER NOT NULL);
+                     INSERT INTO temp.fail VALUES (0);
+                     CREATE TEMP TRIGGER fail_insert BEFORE INSERT ON main.access_stats
+                     WHEN (SELECT on_ FROM temp.fail) BEGIN SELECT RAISE(ABORT, 'flush fails'); END;
+                     CREATE TEMP TRIGGER fail_update BEFORE UPDATE ON main.access_stats
+                     WHEN (SELECT on_ FROM temp.fail) BEGIN SELECT RAISE(ABORT, 'flush fails'); END;",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        let set_failing = |on: bool| {
+            store
+                .write(move |tx| {
+                    tx.execute("UPDATE temp.fail SET on_ = ?1", [on])?;
+                    Ok(())
+                })
+                .unwrap()
+        };
+        let reads = 400;
+        let stop = AtomicBool::new(false);
+        let flushes = AtomicU32::new(0);
+        let (seen, (ok, failed)) = std::thread::scope(|scope| {
+            let flusher = scope.spawn(|| {
+                let (mut ok, mut failed) = (0, 0);
+                // At least one of each, however the threads are scheduled.
+                while !stop.load(Ordering::Relaxed) || ok == 0 || failed == 0 {
+                    let i = flushes.load(Ordering::Relaxed);
+                    set_failing(i.is_multiple_of(2));
+                    match store.inner.flush_access() {
+                        Ok(()) => ok += 1,
+                        Err(_) => failed += 1,
+                    }
+                    flushes.store(i + 1, Ordering::Relaxed);
+                }
+                (ok, failed)
+            });
+            let readers: Vec<_> = (0..8)
+                .map(|t| {
+                    let (store, id, flushes) = (&store, docs[t % docs.len()], &flushes);
+                    scope.spawn(move || {
+                        let mut seen = Vec::with_capacity(reads);
+                        for n in 0..reads {
+                            // Reads spread over several flushes, whatever
+                            // the scheduling.
+                            if n.is_multiple_of(100) {
+                                let at = flushes.load(Ordering::Relaxed);
+                                while flushes.load(Ordering::Relaxed) == at {
+                                    std::thread::yield_now();
+                                }
+                            }
+                            seen.push(store.get(id).unwrap().access_count);
+                        }
+                        (id, seen)
+                    })
+                })
+                .collect();
+            let seen: Vec<_> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+            stop.store(true, Ordering::Relaxed);
+            (seen, flusher.join().unwrap())
+        });
+        assert!(
+            ok > 0 && failed > 0,
+            "{ok} flushes committed, {failed} failed"
+        );
+        let per_doc = 2 * reads as i64;
+        for &id in &docs {
+            let mut counts: Vec<i64> = seen
+                .iter()
+                .filter(|(d, _)| *d == id)
+                .flat_map(|(_, s)| s.iter().copied())
+                .collect();
+            counts.sort_unstable();
+            let want: Vec<i64> = (1..=per_doc).collect();
+            // The first wrong count, not two 800-long lists.
+            let wrong = counts.iter().zip(&want).position(|(a, b)| a != b);
+            assert!(
+                counts == want,
+                "document {id}, cache {cache_capacity_bytes}: {} counts; expected {:?}, got {:?}",
+                counts.len(),
+                wrong.map(|i| want[i]),
+                wrong.map(|i| counts[i]),
+            );
+        }
+        for (_, s) in &seen {
+            assert!(
+                s.windows(2).all(|w| w[0] < w[1]),
+                "a reader saw its count go back"
+            );
+        }
+        set_failing(false);
+        store.flush().unwrap();
+        for &id in &docs {
+            assert_eq!(store.get(id).unwrap().access_count, per_doc + 1);
+        }
+        store.close().unwrap();
+        let store = Store::open(&path, config()).unwrap();
+        for &id in &docs {
+            assert_eq!(store.get(id).unwrap().access_count, per_doc + 2);
+        }
+    }
+
     /// Without the generation check the race above serves stale data:
     /// prove the test can fail by checking the mechanism directly.
     #[test]
