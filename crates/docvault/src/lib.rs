@@ -43,6 +43,8 @@ mod search;
 mod store;
 pub mod validate;
 mod versions;
+#[cfg(unix)]
+mod wal_vfs;
 mod writer;
 
 pub use audit::{AuditEntry, AuditQuery, AuditVerification};

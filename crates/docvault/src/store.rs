@@ -192,8 +192,11 @@ fn configure_common(conn: &Connection, config_busy: Duration) -> Result<()> {
 /// `fcntl` lock. Without it, every read began and ended with a file-lock
 /// system call under SQLite's process-wide mutex: uncached gets ran 1.27×
 /// faster on one thread and 1.16× on eight (see ARCHITECTURE.md).
+///
+/// Through [`crate::wal_vfs`], which wraps `unix-excl` to write each WAL
+/// commit in one system call.
 #[cfg(unix)]
-pub(crate) const VFS: Option<&str> = Some("unix-excl");
+pub(crate) const VFS: Option<&str> = Some(crate::wal_vfs::NAME);
 /// Elsewhere, SQLite's default VFS.
 #[cfg(not(unix))]
 pub(crate) const VFS: Option<&str> = None;
@@ -203,6 +206,13 @@ pub(crate) const VFS: Option<&str> = None;
 pub(crate) fn open_file(path: &Path) -> Result<Connection> {
     Ok(match VFS {
         Some(vfs) => {
+            #[cfg(unix)]
+            crate::wal_vfs::register().map_err(|rc| {
+                Error::Database(format!(
+                    "cannot register the {vfs} VFS: {}",
+                    rusqlite::ffi::code_to_str(rc)
+                ))
+            })?;
             Connection::open_with_flags_and_vfs(path, rusqlite::OpenFlags::default(), vfs)?
         }
         None => Connection::open(path)?,
