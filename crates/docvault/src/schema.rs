@@ -140,8 +140,6 @@ CREATE TABLE store_meta (
     crate::search::schema::MIGRATION_DEFER_REMOVALS,
     // 7 -> 8: a create counts its documents itself.
     MIGRATION_COUNTS_ON_CREATE,
-    // 8 -> 9: FTS5 merges segments eight at a time instead of four.
-    crate::search::schema::MIGRATION_AUTOMERGE,
 ];
 
 /// Schema 8: a create adds its new documents to `doc_counts` itself, one

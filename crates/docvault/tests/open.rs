@@ -260,6 +260,16 @@ fn defect_backup_copied_the_file_without_its_wal() {
     assert!(b.check().unwrap().ok);
 }
 
+fn fts_hashsize(path: &std::path::Path) -> Option<i64> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row(
+        "SELECT v FROM search_fts_config WHERE k = 'hashsize'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
 #[test]
 fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,7 +279,7 @@ fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
         .create(NewDocument::new("Old store", "migrated words"))
         .unwrap();
     s.close().unwrap();
-    assert_eq!(fts_config(&path, "hashsize"), Some(8 << 20));
+    assert_eq!(fts_hashsize(&path), Some(8 << 20));
     // Back to what a version 2 file holds (as far as later steps look).
     {
         let c = rusqlite::Connection::open(&path).unwrap();
@@ -281,7 +291,7 @@ fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
         )
         .unwrap();
     }
-    assert_eq!(fts_config(&path, "hashsize"), None);
+    assert_eq!(fts_hashsize(&path), None);
     let s = Store::open(&path, Config::default()).unwrap();
     assert_eq!(s.stats().unwrap().schema_version, docvault::schema::LATEST);
     assert_eq!(s.get(d.id).unwrap().title, "Old store");
@@ -291,7 +301,7 @@ fn a_version_2_store_is_migrated_to_the_larger_fts_buffer() {
         .total;
     assert_eq!(hits, 1);
     s.close().unwrap();
-    assert_eq!(fts_config(&path, "hashsize"), Some(8 << 20));
+    assert_eq!(fts_hashsize(&path), Some(8 << 20));
 }
 
 /// Schema 8 drops the insert trigger of `doc_counts` (a create counts its
@@ -323,46 +333,4 @@ fn a_schema_7_store_counts_new_documents_once_after_migrating() {
     assert_eq!(s.list(&docvault::ListQuery::default()).unwrap().total, 4);
     let report = s.check().unwrap();
     assert!(report.ok, "{:?}", report.problems);
-}
-
-fn fts_config(path: &std::path::Path, key: &str) -> Option<i64> {
-    let c = rusqlite::Connection::open(path).unwrap();
-    c.query_row("SELECT v FROM search_fts_config WHERE k = ?1", [key], |r| {
-        r.get(0)
-    })
-    .ok()
-}
-
-/// Schema 9 has FTS5 merge eight segments at a time. New stores start so;
-/// a store from schema 8 (FTS5's default of four) is migrated, and search
-/// goes on finding what it found.
-#[test]
-fn a_schema_8_store_merges_its_search_index_eight_at_a_time_after_migrating() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.db");
-    let s = Store::open(&path, Config::default()).unwrap();
-    s.create(NewDocument::new("before", "a rare zygote"))
-        .unwrap();
-    s.close().unwrap();
-    assert_eq!(fts_config(&path, "automerge"), Some(8));
-    {
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch(
-            "DELETE FROM search_fts_config WHERE k = 'automerge';
-             PRAGMA user_version = 8;",
-        )
-        .unwrap();
-    }
-    assert_eq!(fts_config(&path, "automerge"), None);
-    let s = Store::open(&path, Config::default()).unwrap();
-    assert_eq!(s.stats().unwrap().schema_version, docvault::schema::LATEST);
-    s.create(NewDocument::new("after", "another zygote"))
-        .unwrap();
-    let hits = s
-        .search(&docvault::SearchQuery::new("zygote"))
-        .unwrap()
-        .total;
-    assert_eq!(hits, 2);
-    s.close().unwrap();
-    assert_eq!(fts_config(&path, "automerge"), Some(8));
 }

@@ -535,19 +535,3 @@ CREATE TRIGGER search_flush_pending AFTER INSERT ON search_flush BEGIN
 /// only while a large batch is being indexed.
 pub(crate) const MIGRATION_HASHSIZE: &str =
     "INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', 8388608);";
-
-/// Schema step 8 -> 9: FTS5 merges a level's segments once eight have
-/// gathered there instead of four (`automerge`, its default 4). Each flush
-/// of pending documents writes a segment; merging eight at a time writes
-/// each term's entries through fewer levels, at the price of up to seven
-/// segments per level for a query to look in instead of three. Merges had
-/// taken ~10% of a one-document create's time (perf of `examples/creates`).
-/// Three `docvault bench` runs alternating with three of the binary before
-/// (fresh 100,000-document stores): one-thread creates 5.2-5.6k against
-/// 4.8-5.2k per s, eight-thread 4.9-5.5k against 4.5-5.2k, imports
-/// 8.7-9.2k against 7.4-8.0k; searches for a rare term 2.6-2.8k against
-/// 2.7-3.0k per s, mid and common terms unchanged (854-908 against
-/// 841-938, 170-188 against 167-170). Existing indexes keep their segments
-/// until their levels next merge.
-pub(crate) const MIGRATION_AUTOMERGE: &str =
-    "INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 8);";
