@@ -292,6 +292,15 @@ unsafe extern "C" fn write(
         }
         b.commit_page_next = commit_page_next;
         b.at = offset;
+        if n > BUFFER_CAP {
+            // Larger than any frame SQLite writes; passed on whole, as the
+            // underlying VFS would have had it.
+            b.commit_page_next = false;
+            return match real_methods(w).xWrite {
+                Some(m) => m(w.real, data, amount, offset),
+                None => ffi::SQLITE_ERROR,
+            };
+        }
     }
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), n);
     b.data.extend_from_slice(bytes);
