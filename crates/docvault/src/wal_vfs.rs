@@ -22,15 +22,18 @@
 //!   it. A frame is a commit frame when bytes 4..8 of its header (the
 //!   database size after the commit) are not zero: the WAL file format,
 //!   <https://sqlite.org/fileformat2.html#walformat>.
-//! - Writes reach the file in the order SQLite made them.
 //! - `durability=full` syncs the WAL at commit, and a sync flushes first.
 //! - An application crash loses only frames of a transaction that had not
 //!   finished writing, which SQLite never acknowledged (the same as a crash
 //!   between its two writes of a frame).
-//! - Bytes still buffered when their transaction ends without a commit
-//!   (rolled back after its frames spilled from the page cache) are dead:
-//!   they are dropped when the handle closes or another handle writes the
-//!   file (see [`Pending`]), never written over newer frames.
+//! - Every byte reaches the file in the order SQLite wrote it, also across
+//!   connections (see [`Pending`]), so the file always becomes what it
+//!   would have been without the buffer.
+//! - A commit header written on its own (SQLite rewriting frame checksums
+//!   after a transaction changed pages it had spilled) is written at once:
+//!   no page follows it to flush it.
+//! - Files opened with `psow=0` are not wrapped: SQLite pads their commits
+//!   with extra frames and splits a write at the sync point.
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -56,12 +59,13 @@ const FRAME_HEADER: c_int = 24;
 /// What every handle on one WAL file shares: the writes one of them (the
 /// owner) made and has not handed to the file yet.
 ///
-/// Shared, not per handle, so that a second connection writing the same
-/// WAL can never be overtaken by bytes an earlier writer buffered: when a
-/// handle writes or truncates while another owns buffered bytes, those
-/// bytes are dead (a commit hands its frames out, and this handle holds
-/// the WAL's write lock now, so the owner's transaction ended without
-/// committing them) and are dropped, not written over newer frames.
+/// Shared, not per handle, so that every byte reaches the file in the order
+/// SQLite wrote it, whichever connection wrote it: a handle that writes or
+/// truncates while another owns buffered bytes writes those first. (They
+/// are dead bytes, of a transaction that ended without committing them;
+/// SQLite would have written them already. With a buffer per handle, such
+/// bytes once reached the file after a second connection's newer frames
+/// at the same offsets: `a_second_writer_is_never_overtaken_by_dead_bytes`.)
 struct Pending {
     /// Id of the handle whose writes `buf` holds.
     owner: AtomicU64,
@@ -95,7 +99,8 @@ struct WalFile {
     pending: Arc<Pending>,
 }
 
-/// Where the underlying file starts, aligned for any C struct.
+/// Where the underlying file starts: a multiple of 16 past our header, as
+/// aligned as SQLite's allocation (8 bytes), which the unix file needs.
 const REAL_OFFSET: usize = std::mem::size_of::<WalFile>().next_multiple_of(16);
 
 struct Registered {
@@ -165,7 +170,13 @@ unsafe extern "C" fn open(
 ) -> c_int {
     let base = base_vfs();
     let base_open = (*base).xOpen.expect("every VFS opens files");
-    if flags & ffi::SQLITE_OPEN_WAL == 0 || name.is_null() {
+    // With `psow=0` (no powersafe overwrite) SQLite pads commits to a
+    // sector with extra frames and splits a write at the sync point, which
+    // the buffering below does not follow: such WAL files are not wrapped.
+    if flags & ffi::SQLITE_OPEN_WAL == 0
+        || name.is_null()
+        || ffi::sqlite3_uri_boolean(name, c"psow".as_ptr(), 1) == 0
+    {
         // The allocation is larger than the base VFS needs: it uses the
         // front, with its own methods.
         return base_open(base, name, file, flags, out_flags);
@@ -229,16 +240,17 @@ impl WalFile {
         self.pending.buf.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The shared buffer, emptied of another handle's dead bytes (see
-    /// [`Pending`]): for a handle about to write or truncate.
-    fn take_over(&self) -> MutexGuard<'_, Buf> {
+    /// The shared buffer, made this handle's: for a handle about to write
+    /// or truncate. Another handle's bytes (see [`Pending`]) go to the file
+    /// first, in the order SQLite wrote them; with the error if that fails.
+    unsafe fn take_over(&self) -> (MutexGuard<'_, Buf>, c_int) {
         let mut b = self.lock();
+        let mut rc = ffi::SQLITE_OK;
         if self.pending.owner.load(Ordering::Relaxed) != self.handle {
-            b.data.clear();
-            b.commit_page_next = false;
+            rc = self.flush(&mut b);
             self.pending.owner.store(self.handle, Ordering::Relaxed);
         }
-        b
+        (b, rc)
     }
 
     /// Hands this handle's buffered bytes to the file, if it owns any:
@@ -282,8 +294,14 @@ unsafe extern "C" fn write(
 ) -> c_int {
     let w = wal(f);
     let n = amount.max(0) as usize;
-    let mut b = w.take_over();
-    let contiguous = !b.data.is_empty() && offset == b.at + b.data.len() as i64;
+    let (mut b, rc) = w.take_over();
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    // After a commit header written on its own (below), its page continues
+    // the run though nothing is buffered.
+    let contiguous =
+        (!b.data.is_empty() || b.commit_page_next) && offset == b.at + b.data.len() as i64;
     if !contiguous || b.data.len() + n > BUFFER_CAP {
         let commit_page_next = b.commit_page_next && contiguous;
         let rc = w.flush(&mut b);
@@ -303,6 +321,20 @@ unsafe extern "C" fn write(
         }
     }
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), n);
+    if amount == FRAME_HEADER && bytes[4..8] != [0, 0, 0, 0] && !contiguous {
+        // A commit header that does not continue the buffered run: SQLite
+        // rewriting checksums after a transaction changed pages it had
+        // spilled (walRewriteChecksums), with no page after it. Written
+        // now, or a crash would find the commit frame's old checksum and
+        // recover nothing from there on.
+        let rc = match real_methods(w).xWrite {
+            Some(m) => m(w.real, data, amount, offset),
+            None => ffi::SQLITE_ERROR,
+        };
+        b.at = offset + i64::from(FRAME_HEADER);
+        b.commit_page_next = rc == ffi::SQLITE_OK;
+        return rc;
+    }
     b.data.extend_from_slice(bytes);
     if amount == FRAME_HEADER {
         b.commit_page_next = bytes[4..8] != [0, 0, 0, 0];
@@ -316,8 +348,12 @@ unsafe extern "C" fn write(
 
 unsafe extern "C" fn truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
     let w = wal(f);
-    let mut b = w.take_over();
-    let rc = w.flush(&mut b);
+    let (mut b, rc) = w.take_over();
+    let rc = if rc == ffi::SQLITE_OK {
+        w.flush(&mut b)
+    } else {
+        rc
+    };
     if rc != ffi::SQLITE_OK {
         return rc;
     }
@@ -329,16 +365,18 @@ unsafe extern "C" fn truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
 
 unsafe extern "C" fn close(f: *mut ffi::sqlite3_file) -> c_int {
     let w = wal(f);
-    {
-        // Bytes still buffered at close belong to a transaction that never
-        // committed (a commit hands its frames out): dropped.
+    let flushed = {
+        // Under the lock: another handle may have taken over meanwhile.
+        let mut b = w.lock();
         if w.pending.owner.load(Ordering::Relaxed) == w.handle {
-            let mut b = w.lock();
+            let rc = w.flush(&mut b);
             b.data = Vec::new();
-            b.commit_page_next = false;
             w.pending.owner.store(0, Ordering::Relaxed);
+            rc
+        } else {
+            ffi::SQLITE_OK
         }
-    }
+    };
     let closed = match real_methods(w).xClose {
         Some(close) => close(w.real),
         None => ffi::SQLITE_OK,
@@ -353,7 +391,11 @@ unsafe extern "C" fn close(f: *mut ffi::sqlite3_file) -> c_int {
         // being dropped.
         ptr::drop_in_place(f.cast::<WalFile>());
     }
-    closed
+    if flushed != ffi::SQLITE_OK {
+        flushed
+    } else {
+        closed
+    }
 }
 
 /// Forwards a method to the underlying file after handing this handle's
@@ -522,6 +564,87 @@ mod tests {
             })
             .unwrap();
         assert_eq!((n, bytes), (200, 600_000));
+    }
+
+    fn open_raw(path: &str, synchronous: &str, cache_pages: i64) -> rusqlite::Connection {
+        super::register().unwrap();
+        let c = rusqlite::Connection::open_with_flags_and_vfs(
+            path,
+            rusqlite::OpenFlags::default(),
+            super::NAME,
+        )
+        .unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        c.pragma_update(None, "synchronous", synchronous).unwrap();
+        c.pragma_update(None, "cache_size", cache_pages).unwrap();
+        c
+    }
+
+    /// A transaction that changes pages it had spilled to the WAL makes
+    /// SQLite rewrite the frame checksums at commit, each header alone, the
+    /// commit frame's last, with no page after it. Found by review: that
+    /// header stayed in the buffer, and a crash then recovered none of the
+    /// 300 rows; after the writer closed beside another connection, it was
+    /// never written at all.
+    #[test]
+    fn a_commit_that_rewrites_checksums_survives_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recksum.db");
+        let c = open_raw(path.to_str().unwrap(), "NORMAL", 10);
+        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB);")
+            .unwrap();
+        c.execute_batch(
+            "BEGIN;
+             WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 300)
+               INSERT INTO t SELECT i, randomblob(1000) FROM k;
+             UPDATE t SET x = randomblob(1000);
+             UPDATE t SET x = randomblob(1000);
+             COMMIT;",
+        )
+        .unwrap();
+        let n: i64 = as_left_by_a_crash(&path, &dir.path().join("copy1.db"))
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 300);
+        // The writer closes while another connection keeps the WAL.
+        let other = open_raw(path.to_str().unwrap(), "NORMAL", 10);
+        c.execute_batch(
+            "BEGIN; UPDATE t SET x = randomblob(1000); UPDATE t SET x = zeroblob(999); COMMIT;",
+        )
+        .unwrap();
+        drop(c);
+        let copy = as_left_by_a_crash(&path, &dir.path().join("copy2.db"));
+        let (n, last): (i64, i64) = copy
+            .query_row("SELECT count(*), sum(length(x) = 999) FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((n, last), (300, 300));
+        drop(other);
+    }
+
+    /// With `psow=0` SQLite pads each `synchronous=FULL` commit to a sector
+    /// and splits a write at the sync; such files are left unwrapped.
+    /// Found by review: wrapped, another connection read torn pages after
+    /// each of 40 commits.
+    #[test]
+    fn commits_padded_to_a_sector_are_readable_by_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("padded.db");
+        let uri = format!("file:{}?psow=0", path.display());
+        let c = open_raw(&uri, "FULL", 2000);
+        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, x BLOB);")
+            .unwrap();
+        for i in 0..40 {
+            c.execute("INSERT INTO t VALUES (?1, randomblob(3000))", [i])
+                .unwrap();
+            let r = open_raw(path.to_str().unwrap(), "FULL", 2000);
+            let check: String = r
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(check, "ok", "after commit {i}");
+        }
     }
 
     /// Whatever a write returned is in the WAL file when it returns (an
