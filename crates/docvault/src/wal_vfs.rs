@@ -693,12 +693,21 @@ mod tests {
                     .unwrap();
                 assert_eq!(content, format!("changed {i}"));
             }
-            // One transaction of ~2 MiB of frames: many buffer-fulls.
-            let big: Vec<NewDocument> = (0..40)
-                .map(|i| NewDocument::new(format!("big{i}"), "x".repeat(50_000)))
+            // One transaction of ~6 MiB of frames: many buffer-fulls, and
+            // more than the writer's 4 MiB page cache, so pages spill to
+            // the WAL before the commit. (It does not make SQLite rewrite
+            // checksums; `a_commit_that_rewrites_checksums_survives_a_crash`
+            // does.)
+            let big: Vec<NewDocument> = (0..120)
+                .map(|i| {
+                    let words: String = (0..10_000)
+                        .map(|j| format!("w{} ", (i * 7 + j * 13) % 5000))
+                        .collect();
+                    NewDocument::new(format!("big{i}"), words)
+                })
                 .collect();
             store.create_many(big).unwrap();
-            expect += 40;
+            expect += 120;
             n += 1;
             assert_eq!(count(&copy(n)), expect);
             store.close().unwrap();
