@@ -274,15 +274,17 @@ impl WalFile {
         if b.data.is_empty() {
             return ffi::SQLITE_OK;
         }
-        let write = real_methods(self).xWrite.expect("files write");
-        let rc = write(
-            self.real,
-            b.data.as_ptr().cast(),
-            b.data.len() as c_int,
-            b.at,
-        );
+        let rc = self.write_through(b.data.as_ptr().cast(), b.data.len() as c_int, b.at);
         b.data.clear();
         rc
+    }
+
+    /// The underlying file's write, unbuffered.
+    unsafe fn write_through(&self, data: *const c_void, amount: c_int, offset: i64) -> c_int {
+        match real_methods(self).xWrite {
+            Some(m) => m(self.real, data, amount, offset),
+            None => ffi::SQLITE_ERROR,
+        }
     }
 }
 
@@ -314,30 +316,25 @@ unsafe extern "C" fn write(
             // Larger than any frame SQLite writes; passed on whole, as the
             // underlying VFS would have had it.
             b.commit_page_next = false;
-            return match real_methods(w).xWrite {
-                Some(m) => m(w.real, data, amount, offset),
-                None => ffi::SQLITE_ERROR,
-            };
+            return w.write_through(data, amount, offset);
         }
     }
     let bytes = std::slice::from_raw_parts(data.cast::<u8>(), n);
-    if amount == FRAME_HEADER && bytes[4..8] != [0, 0, 0, 0] && !contiguous {
+    let commit_header = amount == FRAME_HEADER && bytes[4..8] != [0, 0, 0, 0];
+    if commit_header && !contiguous {
         // A commit header that does not continue the buffered run: SQLite
         // rewriting checksums after a transaction changed pages it had
         // spilled (walRewriteChecksums), with no page after it. Written
         // now, or a crash would find the commit frame's old checksum and
         // recover nothing from there on.
-        let rc = match real_methods(w).xWrite {
-            Some(m) => m(w.real, data, amount, offset),
-            None => ffi::SQLITE_ERROR,
-        };
+        let rc = w.write_through(data, amount, offset);
         b.at = offset + i64::from(FRAME_HEADER);
         b.commit_page_next = rc == ffi::SQLITE_OK;
         return rc;
     }
     b.data.extend_from_slice(bytes);
     if amount == FRAME_HEADER {
-        b.commit_page_next = bytes[4..8] != [0, 0, 0, 0];
+        b.commit_page_next = commit_header;
         return ffi::SQLITE_OK;
     }
     if b.commit_page_next {
