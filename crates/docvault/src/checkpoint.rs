@@ -10,12 +10,21 @@
 //! SQLite starts the WAL over from the beginning only when a write begins
 //! with every frame copied, which a thread running beside a busy writer
 //! rarely sees. So the writer keeps a fallback: once the WAL reaches
-//! [`FORCE_FRAMES`] (32 MiB of 4 KiB pages), a commit checkpoints inline,
-//! as SQLite itself would have, but finds all but the last frames copied
-//! already; the next write starts the WAL over. One-document creates ran
-//! 1.2-1.25x faster (medians of six interleaved 4 s runs of
-//! `examples/creates`, 100k store) with a fallback at 8,000 or 4,000 frames
-//! alike; 8,000 varied less.
+//! [`Config::wal_limit_bytes`](crate::Config::wal_limit_bytes) (64 MiB by
+//! default), a commit checkpoints inline, as SQLite itself would have, but
+//! finds all but the last frames copied already; the next write starts the
+//! WAL over. One-document creates ran 1.2-1.25x faster (medians of six
+//! interleaved 4 s runs of `examples/creates`, 100k store) than with
+//! SQLite's own checkpoints.
+//!
+//! The fallback is the writer's one stall per turn of the WAL: three syncs
+//! (the WAL, the database, and at the next write the new WAL header), and
+//! nothing else can start the WAL over. Its cost per write therefore falls
+//! as the limit grows: at 32 MiB a thread creating documents one at a time
+//! was off its core 21% of the time, most of it in those syncs, and 64 MiB
+//! made one-document creates 1.05-1.10x faster at one thread and
+//! 1.02-1.12x at eight (alternating runs of `examples/creates` on copies
+//! of a 100,000-document store); 128 MiB added nothing beyond noise.
 //!
 //! A checkpoint never loses or reorders anything: the thread copies only
 //! frames that are committed, SQLite's own locks keep it from copying a frame
@@ -34,15 +43,37 @@ use crate::error::Result;
 /// WAL frames not yet copied after which a commit asks for a checkpoint
 /// (SQLite's own automatic threshold).
 const START_FRAMES: i32 = 1000;
-/// WAL frames after which a commit checkpoints inline, unless the thread
-/// is checkpointing.
-const FORCE_FRAMES: i32 = 8 * START_FRAMES;
-/// WAL frames after which a commit that finds the thread checkpointing
-/// waits for it, then checkpoints (~39 MiB). Waiting from `FORCE_FRAMES`
-/// on made one-document creates 0.91x as fast (seven alternating pairs of
-/// `examples/creates`): the writer waited for the thread's sync at almost
-/// every pass of the threshold.
-const WAIT_FRAMES: i32 = 10 * START_FRAMES;
+
+/// Smallest accepted [`Config::wal_limit_bytes`](crate::Config::wal_limit_bytes):
+/// below a few background steps the fallback would run at every commit.
+pub(crate) const MIN_WAL_LIMIT_BYTES: u64 = 4 << 20;
+
+/// Where the fallback starts, in WAL frames.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Frames after which a commit checkpoints inline, unless the thread
+    /// is checkpointing.
+    force: i32,
+    /// Frames after which a commit that finds the thread checkpointing
+    /// waits for it, then checkpoints (a quarter past `force`). Waiting
+    /// from `force` on made one-document creates 0.91x as fast (seven
+    /// alternating pairs of `examples/creates`): the writer waited for
+    /// the thread's sync at almost every pass of the threshold.
+    wait: i32,
+}
+
+impl Limits {
+    /// The limits for a WAL of at most `bytes` of `page_size` pages (each
+    /// frame is a page and a 24-byte header).
+    pub(crate) fn new(bytes: u64, page_size: u32) -> Limits {
+        let frames = bytes / (u64::from(page_size) + 24);
+        let force = i32::try_from(frames).unwrap_or(i32::MAX / 2).max(1);
+        Limits {
+            force,
+            wait: force.saturating_add(force / 4),
+        }
+    }
+}
 
 /// Checkpoint statistics.
 #[derive(Debug, Default)]
@@ -64,7 +95,7 @@ struct Signal {
     state: Mutex<State>,
     cv: Condvar,
     /// Held by whichever of the thread and the writer's fallback is
-    /// checkpointing. Past [`WAIT_FRAMES`] the fallback waits for it: when
+    /// checkpointing. Past [`Limits::wait`] the fallback waits for it: when
     /// it always gave up on finding the thread busy, a slow disk (syncs of
     /// seconds under I/O load) kept the thread in one long checkpoint while
     /// commit after commit skipped the fallback, and the WAL grew to 2-3
@@ -89,6 +120,7 @@ impl Checkpointer {
         writer: &mut Connection,
         conn: Connection,
         counters: Arc<CheckpointCounters>,
+        limits: Limits,
     ) -> Result<Checkpointer> {
         let signal = Arc::new(Signal::default());
         let thread = {
@@ -100,16 +132,16 @@ impl Checkpointer {
         };
         let hook_signal = Arc::clone(&signal);
         writer.wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, frames: i32| {
-            if frames >= FORCE_FRAMES {
+            if frames >= limits.force {
                 // If the thread is checkpointing, the next commit tries
-                // again; past WAIT_FRAMES this one waits for it, then copies
+                // again; past `limits.wait` this one waits for it, then copies
                 // what it left. The hook runs after the commit has let go of
                 // the write lock, and a PASSIVE checkpoint never waits for
                 // the writer, so the thread cannot be waiting for us.
                 let turn = match hook_signal.checkpointing.try_lock() {
                     Ok(turn) => Some(turn),
                     Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                    Err(std::sync::TryLockError::WouldBlock) if frames >= WAIT_FRAMES => Some(
+                    Err(std::sync::TryLockError::WouldBlock) if frames >= limits.wait => Some(
                         hook_signal
                             .checkpointing
                             .lock()
@@ -130,7 +162,7 @@ impl Checkpointer {
                 };
                 // Close to the fallback, copy in small steps, so that the
                 // inline checkpoint finds little left to copy and sync.
-                let step = if frames >= FORCE_FRAMES - START_FRAMES {
+                let step = if frames >= limits.force - START_FRAMES {
                     START_FRAMES / 10
                 } else {
                     START_FRAMES

@@ -71,6 +71,15 @@ pub struct Config {
     /// frees and lock key memory (default false; it makes SQLite's memory
     /// management markedly slower, and once on it stays on for the process).
     pub cipher_memory_security: bool,
+    /// WAL size, in bytes, at which a commit copies the WAL into the
+    /// database itself so the WAL can start over (default 64 MiB, at least
+    /// 4 MiB). A thread of the store's copies it in the background long
+    /// before; this is the bound for when the writes outrun it. The file
+    /// can pass it by one commit, and by a quarter while a background copy
+    /// is finishing; close folds it back to nothing. Larger means fewer of
+    /// the writer's stalls (each syncs both files), so faster sustained
+    /// writes, for more disk; see the `checkpoint` module.
+    pub wal_limit_bytes: u64,
 }
 
 impl Config {
@@ -89,6 +98,15 @@ impl Config {
         self.kdf.validate()?;
         if matches!(&self.encryption, Some(KeySource::Passphrase(p)) if p.is_empty()) {
             return Err(Error::validation("passphrase", "must not be empty"));
+        }
+        if self.wal_limit_bytes < crate::checkpoint::MIN_WAL_LIMIT_BYTES {
+            return Err(Error::validation(
+                "wal_limit_bytes",
+                format!(
+                    "must be at least {} (4 MiB)",
+                    crate::checkpoint::MIN_WAL_LIMIT_BYTES
+                ),
+            ));
         }
         if self.access_flush_interval.is_zero() {
             return Err(Error::validation(
@@ -114,6 +132,7 @@ impl Default for Config {
             encryption: None,
             kdf: KdfParams::default(),
             cipher_memory_security: false,
+            wal_limit_bytes: 64 << 20,
         }
     }
 }
@@ -426,7 +445,18 @@ impl Store {
             // A checkpoint syncs as the writer's own would have.
             let sync: i64 = writer.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
             conn.pragma_update(None, "synchronous", sync)?;
-            Checkpointer::start(&mut writer, conn, Arc::clone(&checkpoint_counters))?
+            // SQLCipher answers for a keyed connection with its
+            // `cipher_page_size`, as text.
+            let page_size = match writer.query_row("PRAGMA page_size", [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })? {
+                rusqlite::types::Value::Integer(n) => u32::try_from(n).ok(),
+                rusqlite::types::Value::Text(t) => t.parse().ok(),
+                _ => None,
+            }
+            .ok_or_else(|| Error::Database("unreadable page_size".into()))?;
+            let limits = crate::checkpoint::Limits::new(config.wal_limit_bytes, page_size);
+            Checkpointer::start(&mut writer, conn, Arc::clone(&checkpoint_counters), limits)?
         };
         let writer_counters = Arc::new(WriterCounters::default());
         let max_batch = if config.group_commit {

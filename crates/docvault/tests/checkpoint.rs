@@ -31,9 +31,10 @@ fn checkpoints_run_in_the_background_and_bound_the_wal() {
         "no background checkpoint ran: {m:?}"
     );
     // Without any checkpoint the WAL would hold every page written
-    // (well over 100 MiB here); the inline fallback starts it over at
-    // 8,000 frames (~32 MiB).
-    assert!(wal_max < 48 << 20, "WAL grew to {} MiB", wal_max >> 20);
+    // (~150 MiB here); the inline fallback starts it over at the default
+    // `wal_limit_bytes`, 64 MiB, and waits for a background copy from
+    // 80 MiB on.
+    assert!(wal_max < 96 << 20, "WAL grew to {} MiB", wal_max >> 20);
     // The checkpoints copied the documents into the database file itself.
     let db_len = std::fs::metadata(&db).unwrap().len();
     assert!(
@@ -75,6 +76,7 @@ fn full_durability_checkpoints_too() {
 fn steady_uncached_reads_do_not_let_the_wal_grow() {
     let (dir, store) = common::store_with(docvault::Config {
         cache_capacity_bytes: 0,
+        wal_limit_bytes: 16 << 20,
         ..docvault::Config::default()
     });
     let wal = dir.path().join("test.db-wal");
@@ -113,13 +115,13 @@ fn steady_uncached_reads_do_not_let_the_wal_grow() {
     });
     let reads = reads.into_inner();
     assert!(reads >= 2000, "the readers hardly ran: {reads} reads");
-    // From 10,000 frames (~41 MiB) on, a commit waits for a checkpoint;
-    // 64 MiB leaves room for a busy machine. This test wrote 1,500
-    // documents against a bound of 48 MiB: too few to tell a WAL that
-    // starts over from one that never does (~45 MiB either way), and it
-    // failed under load at 52 MiB.
+    // From 20 MiB (a quarter past the limit) on, a commit waits for a
+    // checkpoint; twice the limit leaves room for a busy machine. This
+    // test once wrote 1,500 documents against a bound of 48 MiB: too few
+    // to tell a WAL that starts over from one that never does (~45 MiB
+    // either way), and it failed under load at 52 MiB.
     assert!(
-        wal_max < 64 << 20,
+        wal_max < 32 << 20,
         "WAL grew to {} MiB under reads",
         wal_max >> 20
     );
@@ -129,14 +131,18 @@ fn steady_uncached_reads_do_not_let_the_wal_grow() {
 /// The WAL stays bounded while the disk is slow to sync. Two writers of
 /// large synced files beside the store make each background checkpoint's
 /// sync take long enough that commits kept finding the checkpoint thread
-/// busy and skipped the fallback: the WAL reached 51-60 MiB here in three
-/// runs out of three (and 84 MiB in a CI run, session 9). The fallback now
-/// waits for the thread's checkpoint.
+/// busy and skipped the fallback: with the limit at 32 MiB, the WAL reached
+/// 51-60 MiB here in three runs out of three (and 84 MiB in a CI run,
+/// session 9). The fallback now waits for the thread's checkpoint.
 #[test]
 fn the_wal_stays_bounded_while_syncs_are_slow() {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let (dir, store) = common::store();
+    // ~45 MiB of frames in all, against a limit of 8 MiB.
+    let (dir, store) = common::store_with(docvault::Config {
+        wal_limit_bytes: 8 << 20,
+        ..docvault::Config::default()
+    });
     let wal = dir.path().join("test.db-wal");
     let stop = AtomicBool::new(false);
     let wal_max = std::thread::scope(|s| {
@@ -162,6 +168,7 @@ fn the_wal_stays_bounded_while_syncs_are_slow() {
         stop.store(true, Ordering::Relaxed);
         wal_max
     });
-    assert!(wal_max < 48 << 20, "WAL grew to {} MiB", wal_max >> 20);
+    // Past 10 MiB a commit waits for the thread's checkpoint.
+    assert!(wal_max < 12 << 20, "WAL grew to {} MiB", wal_max >> 20);
     assert!(store.check().unwrap().ok);
 }

@@ -235,6 +235,10 @@ fn defect_invalid_configuration_reset_the_path() {
             access_flush_interval: std::time::Duration::ZERO,
             ..Config::default()
         },
+        Config {
+            wal_limit_bytes: (4 << 20) - 1,
+            ..Config::default()
+        },
     ] {
         let e = Store::open(&path, bad).unwrap_err();
         assert_eq!(e.kind(), "validation", "{e}");
