@@ -224,7 +224,7 @@ impl Floor {
         for d in docs {
             self.clock += 1;
             let (uuid, metadata) = (
-                uuid::Uuid::new_v4().to_string(),
+                uuid::Uuid::now_v7().to_string(),
                 serde_json::to_string(&d.metadata).map_err(|e| e.to_string())?,
             );
             if self.store_indexes {

@@ -299,7 +299,7 @@ fn insert(tx: &Connection, d: NewDocument, started: Instant) -> Result<DocumentR
     // The record is built here rather than read back: every value is known.
     let mut doc = DocumentRecord {
         id: 0,
-        uuid: uuid::Uuid::new_v4(),
+        uuid: uuid::Uuid::now_v7(),
         doc_type: d.doc_type.unwrap_or(crate::DocType::Other),
         status: d.status.unwrap_or(Status::Draft),
         format: d.format.unwrap_or_else(|| "markdown".into()),

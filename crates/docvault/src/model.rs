@@ -392,7 +392,9 @@ impl From<uuid::Uuid> for DocRef {
 pub struct DocumentRecord {
     /// Integer id, assigned at creation, never reused.
     pub id: i64,
-    /// Random uuid, assigned at creation.
+    /// Uuid, assigned at creation: version 7 (RFC 9562), so uuids sort in
+    /// creation order and carry the creation time to the millisecond (as
+    /// `created_at` does); the other 74 bits are random.
     pub uuid: uuid::Uuid,
     /// Title, 1–255 characters.
     pub title: String,

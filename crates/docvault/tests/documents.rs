@@ -75,6 +75,32 @@ fn get_without_content_omits_it() {
     assert_eq!(got.content_hash, doc.content_hash);
 }
 
+/// Uuids are version 7: creation-ordered, so the uuid index grows at its
+/// right edge instead of reading and splitting a random leaf per create.
+#[test]
+fn uuids_follow_creation_order() {
+    let (_d, s) = common::store();
+    let docs: Vec<_> = (0..200)
+        .map(|i| s.create(NewDocument::new(format!("d{i}"), "x")).unwrap())
+        .collect();
+    for d in &docs {
+        assert_eq!(d.uuid.get_version_num(), 7, "{}", d.uuid);
+        assert_eq!(s.get(d.uuid).unwrap().id, d.id);
+    }
+    for w in docs.windows(2) {
+        assert!(w[0].uuid < w[1].uuid, "{} then {}", w[0].uuid, w[1].uuid);
+    }
+    let many = s
+        .create_many(
+            (0..50)
+                .map(|i| NewDocument::new(format!("i{i}"), "y"))
+                .collect(),
+        )
+        .unwrap();
+    assert!(many.iter().all(|d| d.uuid.get_version_num() == 7));
+    assert!(docs.last().unwrap().uuid < many[0].uuid);
+}
+
 #[test]
 fn unknown_ids_are_not_found() {
     let (_d, s) = common::store();
