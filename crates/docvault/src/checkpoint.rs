@@ -228,3 +228,24 @@ fn run(conn: Connection, signal: &Signal, counters: &CheckpointCounters) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_count_whole_frames_of_the_store_page_size() {
+        // A frame is a page and its 24-byte header.
+        let l = Limits::new(64 << 20, 4096);
+        assert_eq!(l.force, (64 << 20) / 4120);
+        assert_eq!(l.wait, l.force + l.force / 4);
+        let big_pages = Limits::new(64 << 20, 65536);
+        assert_eq!(big_pages.force, (64 << 20) / 65560);
+        // The smallest accepted limit still leaves room for the thread's
+        // steps before the fallback.
+        assert!(Limits::new(MIN_WAL_LIMIT_BYTES, 4096).force > START_FRAMES);
+        // Absurd limits saturate instead of overflowing.
+        let huge = Limits::new(u64::MAX, 512);
+        assert!(huge.force > 0 && huge.wait >= huge.force);
+    }
+}

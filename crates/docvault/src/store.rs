@@ -799,6 +799,37 @@ mod tests {
     use crate::access::{read_time, Persisted};
     use crate::{Config, NewDocument, Store};
 
+    /// SQLCipher encrypts the database and its WAL, not temporary files:
+    /// a statement journal or temporary table spilled to disk would hold
+    /// decrypted pages. So every connection of an encrypted store keeps
+    /// them in memory (`temp_store` 2), the writer's included, whatever
+    /// its statement journals cost in memory (ARCHITECTURE.md, write path).
+    #[test]
+    fn encrypted_stores_keep_temporary_data_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(
+            dir.path().join("enc.db"),
+            Config {
+                encryption: Some(crate::KeySource::RawKey([7; 32])),
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let temp_store = |c: &rusqlite::Connection| -> i64 {
+            c.query_row("PRAGMA temp_store", [], |r| r.get(0)).unwrap()
+        };
+        let writer = s
+            .write(move |c| Ok(c.query_row("PRAGMA temp_store", [], |r| r.get::<_, i64>(0))?))
+            .unwrap();
+        assert_eq!(writer, 2, "writer");
+        assert_eq!(temp_store(&s.reader().unwrap()), 2, "reader");
+        assert_eq!(
+            temp_store(&s.open_connection().unwrap()),
+            2,
+            "own connection"
+        );
+    }
+
     /// The store's connections use `unix-excl` (see [`super::VFS`]): the
     /// WAL index is in memory, so no `-shm` file appears, while another
     /// connection of this process (the bench's bare baseline) still reads.
