@@ -48,9 +48,16 @@ const START_FRAMES: i32 = 1000;
 /// below a few background steps the fallback would run at every commit.
 pub(crate) const MIN_WAL_LIMIT_BYTES: u64 = 4 << 20;
 
-/// Where the fallback starts, in WAL frames.
+/// Where the background copies and the fallback start, in WAL frames.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
+    /// Frames not yet copied after which a commit asks the thread for a
+    /// checkpoint: [`START_FRAMES`], or half the fallback's frames when a
+    /// small limit of large pages leaves fewer (else the thread would never
+    /// be asked, and every turn of the WAL would be a fallback).
+    start: i32,
+    /// The smaller step the thread copies in near the fallback.
+    fine_step: i32,
     /// Frames after which a commit checkpoints inline, unless the thread
     /// is checkpointing.
     force: i32,
@@ -68,7 +75,10 @@ impl Limits {
     pub(crate) fn new(bytes: u64, page_size: u32) -> Limits {
         let frames = bytes / (u64::from(page_size) + 24);
         let force = i32::try_from(frames).unwrap_or(i32::MAX / 2).max(1);
+        let start = START_FRAMES.min(force / 2).max(1);
         Limits {
+            start,
+            fine_step: (start / 10).max(1),
             force,
             wait: force.saturating_add(force / 4),
         }
@@ -162,10 +172,10 @@ impl Checkpointer {
                 };
                 // Close to the fallback, copy in small steps, so that the
                 // inline checkpoint finds little left to copy and sync.
-                let step = if frames >= limits.force - START_FRAMES {
-                    START_FRAMES / 10
+                let step = if frames >= limits.force - limits.start {
+                    limits.fine_step
                 } else {
-                    START_FRAMES
+                    limits.start
                 };
                 if waiting >= step {
                     hook_signal.request();
@@ -239,11 +249,20 @@ mod tests {
         let l = Limits::new(64 << 20, 4096);
         assert_eq!(l.force, (64 << 20) / 4120);
         assert_eq!(l.wait, l.force + l.force / 4);
+        assert_eq!((l.start, l.fine_step), (START_FRAMES, START_FRAMES / 10));
         let big_pages = Limits::new(64 << 20, 65536);
         assert_eq!(big_pages.force, (64 << 20) / 65560);
-        // The smallest accepted limit still leaves room for the thread's
-        // steps before the fallback.
-        assert!(Limits::new(MIN_WAL_LIMIT_BYTES, 4096).force > START_FRAMES);
+        // The thread is asked for copies before the fallback, whatever the
+        // page size: at the smallest limit with 64 KiB pages the fallback
+        // is at 63 frames, below the default step of 100 (a review found
+        // every turn of such a WAL a fallback).
+        for page_size in [512, 4096, 65536] {
+            let l = Limits::new(MIN_WAL_LIMIT_BYTES, page_size);
+            assert!(
+                l.start < l.force && l.fine_step < l.force,
+                "{page_size}: {l:?}"
+            );
+        }
         // Absurd limits saturate instead of overflowing.
         let huge = Limits::new(u64::MAX, 512);
         assert!(huge.force > 0 && huge.wait >= huge.force);

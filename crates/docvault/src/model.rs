@@ -394,7 +394,9 @@ pub struct DocumentRecord {
     pub id: i64,
     /// Uuid, assigned at creation: version 7 (RFC 9562), so uuids sort in
     /// creation order and carry the creation time to the millisecond (as
-    /// `created_at` does); the other 74 bits are random.
+    /// `created_at` does); the other 74 bits hold a counter that starts at a
+    /// random value each millisecond (so uuids of one millisecond keep
+    /// their order) and random bits, 32 of them new for every uuid.
     pub uuid: uuid::Uuid,
     /// Title, 1–255 characters.
     pub title: String,
