@@ -821,10 +821,7 @@ mod tests {
         let temp_store = |c: &rusqlite::Connection| -> i64 {
             c.query_row("PRAGMA temp_store", [], |r| r.get(0)).unwrap()
         };
-        let writer = s
-            .write(move |c| Ok(c.query_row("PRAGMA temp_store", [], |r| r.get::<_, i64>(0))?))
-            .unwrap();
-        assert_eq!(writer, 2, "writer");
+        assert_eq!(s.write(move |c| Ok(temp_store(c))).unwrap(), 2, "writer");
         assert_eq!(temp_store(&s.reader().unwrap()), 2, "reader");
         assert_eq!(
             temp_store(&s.open_connection().unwrap()),
