@@ -452,8 +452,12 @@ pub fn metrics_text(m: &MetricsSnapshot, operations: u64) -> String {
     );
     let _ = writeln!(
         out,
-        "writer:           {} commits of {} writes, checkpoints {} background + {} inline",
-        m.commits, m.write_jobs, m.checkpoints_background, m.checkpoints_inline
+        "writer:           {} commits of {} writes ({} groups run again after a failed write), checkpoints {} background + {} inline",
+        m.commits,
+        m.write_jobs,
+        m.write_group_reruns,
+        m.checkpoints_background,
+        m.checkpoints_inline
     );
     let _ = writeln!(out, "pending access updates: {}", m.pending_access_updates);
     let _ = writeln!(

@@ -294,7 +294,9 @@ fn validate_new(d: &NewDocument, max: usize) -> Result<()> {
     validate::metadata(&d.metadata, max)
 }
 
-fn insert(tx: &Connection, d: NewDocument, started: Instant) -> Result<DocumentRecord> {
+/// Borrows the new document (and copies what the record keeps): a write
+/// job may run twice (see `writer`).
+fn insert(tx: &Connection, d: &NewDocument, started: Instant) -> Result<DocumentRecord> {
     let now = Timestamp::now();
     // The record is built here rather than read back: every value is known.
     let mut doc = DocumentRecord {
@@ -302,21 +304,21 @@ fn insert(tx: &Connection, d: NewDocument, started: Instant) -> Result<DocumentR
         uuid: uuid::Uuid::now_v7(),
         doc_type: d.doc_type.unwrap_or(crate::DocType::Other),
         status: d.status.unwrap_or(Status::Draft),
-        format: d.format.unwrap_or_else(|| "markdown".into()),
-        language: d.language.unwrap_or_else(|| "en".into()),
-        source_path: d.source_path,
-        file_path: d.file_path,
+        format: d.format.clone().unwrap_or_else(|| "markdown".into()),
+        language: d.language.clone().unwrap_or_else(|| "en".into()),
+        source_path: d.source_path.clone(),
+        file_path: d.file_path.clone(),
         content_hash: sha256_hex(&d.content),
         size_bytes: d.content.len() as i64,
-        content: Some(d.content),
+        content: Some(d.content.clone()),
         created_at: now,
         updated_at: now,
         quality_score: d.quality_score,
         completeness_score: d.completeness_score,
         version: 1,
         version_count: 1,
-        title: d.title,
-        metadata: d.metadata.into(),
+        title: d.title.clone(),
+        metadata: d.metadata.clone().into(),
     };
     tx.prepare_cached(
         "INSERT INTO documents (uuid, title, doc_type, status, format, language, source_path, file_path,
@@ -415,7 +417,7 @@ impl Store {
         let out = validate_new(&doc, self.inner.config.max_content_bytes)
             .and_then(|()| {
                 self.write(move |tx| {
-                    let doc = insert(tx, doc, started)?;
+                    let doc = insert(tx, &doc, started)?;
                     count_created(tx, std::slice::from_ref(&doc))?;
                     Ok(doc)
                 })
@@ -443,7 +445,7 @@ impl Store {
             .and_then(|()| {
                 self.write(move |tx| {
                     let docs = docs
-                        .into_iter()
+                        .iter()
                         .map(|d| insert(tx, d, started))
                         .collect::<Result<Vec<_>>>()?;
                     count_created(tx, &docs)?;

@@ -144,6 +144,7 @@ impl Store {
             reader_overflows: self.inner.readers.overflows.load(Relaxed),
             commits: self.inner.writer_counters.commits.load(Relaxed),
             write_jobs: self.inner.writer_counters.jobs.load(Relaxed),
+            write_group_reruns: self.inner.writer_counters.reruns.load(Relaxed),
             checkpoints_background: self.inner.checkpoint_counters.background.load(Relaxed),
             checkpoints_inline: self.inner.checkpoint_counters.inline.load(Relaxed),
             pending_access_updates: self.pending_access_updates(),

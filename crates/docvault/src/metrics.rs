@@ -277,6 +277,10 @@ pub struct MetricsSnapshot {
     pub commits: u64,
     /// Writes (jobs) those commits carried.
     pub write_jobs: u64,
+    /// Groups of writes run a second time, each write in a savepoint of
+    /// its own, because one of them failed (see ARCHITECTURE.md).
+    #[serde(default)]
+    pub write_group_reruns: u64,
     /// WAL checkpoints run by the checkpoint thread, off the write path.
     pub checkpoints_background: u64,
     /// WAL checkpoints a commit ran itself because the WAL outgrew the

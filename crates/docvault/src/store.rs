@@ -613,13 +613,14 @@ impl Store {
         self.inner.index_pending().and(access)
     }
 
-    /// Runs `f` in the writer's next group transaction, inside its own
-    /// savepoint: an error rolls back `f`'s changes only. Returns after the
-    /// commit.
+    /// Runs `f` in the writer's next group transaction: an error rolls
+    /// back `f`'s changes only. Returns after the commit. `f` may run more
+    /// than once (when another write of its group fails, see `writer`), so
+    /// it must have no effect outside the transaction.
     pub(crate) fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T> + Send + 'static,
     {
         let guard = self.inner.writer.read().unwrap_or_else(|e| e.into_inner());
         let writer = guard.as_ref().ok_or(Error::Closed)?;

@@ -264,3 +264,76 @@ fn more_threads_than_reader_connections() {
     }
     assert!(s.metrics().idle_readers <= 1);
 }
+
+/// Writes that fail inside a group (conflicting updates) make the writer
+/// undo the group and run the other writes again: each create beside them
+/// must still land exactly once, as returned, with one audit entry.
+#[test]
+fn creates_beside_failing_updates_land_once_each() {
+    let (_d, s) = common::store();
+    let target = s.create(NewDocument::new("contended", "0")).unwrap().id;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let updaters: Vec<_> = (0..4)
+        .map(|_| {
+            let (s, stop) = (s.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut conflicts = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let cur = s.get(target).unwrap();
+                    let p = DocumentPatch {
+                        content: Some(format!("{}", cur.version)),
+                        expect_version: Some(cur.version),
+                        ..Default::default()
+                    };
+                    match s.update(target, p) {
+                        Ok(_) => {}
+                        Err(Error::Conflict { .. }) => conflicts += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                conflicts
+            })
+        })
+        .collect();
+    let creators: Vec<_> = (0..4)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let mut made = Vec::new();
+                // Until the writer has run groups again, or for at most 20 s.
+                let started = std::time::Instant::now();
+                while made.len() < 100
+                    || (s.metrics().write_group_reruns < 5
+                        && started.elapsed() < Duration::from_secs(20))
+                {
+                    let title = format!("t{t}-{}", made.len());
+                    made.push((
+                        title.clone(),
+                        s.create(NewDocument::new(title, "x")).unwrap(),
+                    ));
+                }
+                made
+            })
+        })
+        .collect();
+    let made: Vec<_> = creators
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let conflicts: u64 = updaters.into_iter().map(|u| u.join().unwrap()).sum();
+    let m = s.metrics();
+    assert!(conflicts > 0, "the updates conflicted");
+    assert!(m.write_group_reruns >= 5, "groups ran again: {m:?}");
+    for (title, doc) in &made {
+        let stored = s.get(doc.id).unwrap();
+        assert_eq!((&stored.title, stored.uuid), (title, doc.uuid));
+        assert_eq!(stored.version, 1);
+    }
+    assert_eq!(s.stats().unwrap().documents as usize, made.len() + 1);
+    let audit = s.verify_audit().unwrap();
+    assert!(audit.ok, "{audit:?}");
+    let end = s.get(target).unwrap();
+    assert_eq!(s.versions(target).unwrap().len() as i64, end.version);
+    assert!(s.check().unwrap().ok);
+}
