@@ -128,7 +128,6 @@ CREATE TABLE metadata (
 CREATE INDEX metadata_key_value ON metadata(key, value);
 CREATE INDEX audit_document ON audit_log(document_id, id);
 CREATE INDEX audit_operation ON audit_log(operation, id);
-CREATE INDEX audit_ts ON audit_log(ts);
 CREATE TABLE doc_counts (
     status TEXT NOT NULL, doc_type TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (status, doc_type)

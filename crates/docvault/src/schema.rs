@@ -9,10 +9,18 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
+/// One migration step: SQL, or code where the change depends on what the
+/// file holds.
+enum Step {
+    Sql(&'static str),
+    Code(fn(&Connection) -> Result<()>),
+}
+
 /// Migration steps; step `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Step] = &[
     // 0 -> 1: the core store.
-    r#"
+    Step::Sql(
+        r#"
 CREATE TABLE documents (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     uuid                 TEXT    NOT NULL UNIQUE,
@@ -126,20 +134,23 @@ CREATE TABLE store_meta (
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    ),
     // 1 -> 2: the full-text search index and the triggers that maintain it.
-    crate::search::schema::MIGRATION,
+    Step::Sql(crate::search::schema::MIGRATION),
     // 2 -> 3: a larger FTS5 term buffer.
-    crate::search::schema::MIGRATION_HASHSIZE,
+    Step::Sql(crate::search::schema::MIGRATION_HASHSIZE),
     // 3 -> 4: metadata changes reach the search index through the documents row.
-    crate::search::schema::MIGRATION_METADATA_VIA_DOCUMENTS,
+    Step::Sql(crate::search::schema::MIGRATION_METADATA_VIA_DOCUMENTS),
     // 4 -> 5: new documents wait for the index by their id, with no row.
-    crate::search::schema::MIGRATION_ADOPT_NEW_DOCUMENTS,
+    Step::Sql(crate::search::schema::MIGRATION_ADOPT_NEW_DOCUMENTS),
     // 5 -> 6: whether the audit trail's times run in id order.
-    crate::audit::MIGRATION_TIME_ORDER,
+    Step::Sql(crate::audit::MIGRATION_TIME_ORDER),
     // 6 -> 7: index entries are taken out at the flush, not at each write.
-    crate::search::schema::MIGRATION_DEFER_REMOVALS,
+    Step::Sql(crate::search::schema::MIGRATION_DEFER_REMOVALS),
     // 7 -> 8: a create counts its documents itself.
-    MIGRATION_COUNTS_ON_CREATE,
+    Step::Sql(MIGRATION_COUNTS_ON_CREATE),
+    // 8 -> 9: no index on the audit trail's times while they run in id order.
+    Step::Code(crate::audit::fit_time_index_to_order),
 ];
 
 /// Schema 8: a create adds its new documents to `doc_counts` itself, one
@@ -184,10 +195,13 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             ));
         }
     }
-    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", step as i64 + 1)?;
+        match step {
+            Step::Sql(sql) => tx.execute_batch(sql)?,
+            Step::Code(f) => f(&tx)?,
+        }
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())

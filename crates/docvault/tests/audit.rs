@@ -212,6 +212,19 @@ fn filters_agree_with_filtering_the_whole_trail_by_hand() {
     assert_eq!(combos, 5 * 5 * 3 * 3 * 2);
 }
 
+/// Whether the store has the index on audit times (only a trail whose
+/// times no longer run in id order needs it).
+fn has_time_index(path: &std::path::Path) -> bool {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'audit_ts'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
+
 fn time_ordered(path: &std::path::Path) -> Option<String> {
     let c = rusqlite::Connection::open(path).unwrap();
     c.query_row(
@@ -240,6 +253,7 @@ fn clock_steps_back_keep_time_queries_newest_first() {
     let d = s.create(NewDocument::new("t", "1")).unwrap();
     s.close().unwrap();
     assert_eq!(time_ordered(&path).as_deref(), Some("1"));
+    assert!(!has_time_index(&path), "ordered times need no index");
     let ahead = |us: i64| {
         let t = docvault::Timestamp::now().0 + us;
         tamper(
@@ -264,6 +278,7 @@ fn clock_steps_back_keep_time_queries_newest_first() {
     assert_eq!(all[0].operation, "undelete");
     assert!(all[0].timestamp.0 < large, "recorded as it is");
     assert_eq!(time_ordered(&path).as_deref(), Some("0"));
+    assert!(has_time_index(&path), "built when the order broke");
     // Newest first by id, with or without a time filter.
     let by_id: Vec<i64> = all.iter().map(|e| e.id).collect();
     let since_start = AuditQuery {
@@ -319,6 +334,8 @@ fn opening_an_older_store_checks_the_order_of_its_times() {
         s.close().unwrap();
         let want = if inverted { "0" } else { "1" };
         assert_eq!(time_ordered(&path).as_deref(), Some(want), "{name}");
+        // Schema 9 keeps the index on times only where they are out of order.
+        assert_eq!(has_time_index(&path), inverted, "{name}");
         let s = Store::open(&path, Config::default()).unwrap();
         let q = AuditQuery {
             since: Some(docvault::Timestamp(0)),
