@@ -286,14 +286,21 @@ pub(crate) fn query(conn: &rusqlite::Connection, q: &AuditQuery) -> Result<Vec<A
     // document or operation index. Otherwise the index on times (built
     // when the order broke) finds the range.
     let by_id = (q.since.is_some() || q.until.is_some()) && time_ordered(&tx)?;
-    for (t, by_time, by_id_clause) in [
-        (q.since, "ts >= ?", "id >= ?"),
-        (q.until, "ts < ?", "id < ?"),
+    // The last item: the clause when every entry is before the time and
+    // the last id is i64::MAX (a tampered file), so no id splits them.
+    for (t, by_time, by_id_clause, past_every_id) in [
+        (q.since, "ts >= ?", "id >= ?", Some("0")),
+        (q.until, "ts < ?", "id < ?", None),
     ] {
         let Some(t) = t else { continue };
         if by_id {
-            clauses.push(by_id_clause);
-            values.push(first_id_at_or_after(&tx, t.0)?.into());
+            match first_id_at_or_after(&tx, t.0)? {
+                Some(id) => {
+                    clauses.push(by_id_clause);
+                    values.push(id.into());
+                }
+                None => clauses.extend(past_every_id),
+            }
         } else {
             clauses.push(by_time);
             values.push(t.0.into());
@@ -314,29 +321,32 @@ pub(crate) fn query(conn: &rusqlite::Connection, q: &AuditQuery) -> Result<Vec<A
     Ok(entries)
 }
 
-/// The lowest id whose entry's time is at least `t` (one past the last id
-/// if none is), for a trail whose times run in id order: a bisection over
-/// the ids, each step a look-up in the rowid b-tree. Ids may have gaps.
-fn first_id_at_or_after(conn: &Connection, t: i64) -> Result<i64> {
+/// An id that splits the trail at time `t`: entries below it are before
+/// `t`, entries from it on are not (`None` if every entry is before `t`
+/// and the last id is `i64::MAX`). For a trail whose times run in id
+/// order: a bisection over the ids, each step a look-up in the rowid
+/// b-tree. Ids may have gaps.
+fn first_id_at_or_after(conn: &Connection, t: i64) -> Result<Option<i64>> {
     let mut next =
         conn.prepare_cached("SELECT id, ts FROM audit_log WHERE id >= ?1 ORDER BY id LIMIT 1")?;
     let (first, last): (i64, i64) = conn
         .prepare_cached("SELECT coalesce(min(id), 1), coalesce(max(id), 0) FROM audit_log")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     // Entries below `lo` are before `t`; entries from `hi` on are not.
-    let (mut lo, mut hi) = (first, last.saturating_add(1));
+    // In i128: a tampered trail may hold any ids, i64::MAX among them.
+    let (mut lo, mut hi) = (i128::from(first), i128::from(last) + 1);
     while lo < hi {
-        // In i128: a tampered trail may hold any ids.
-        let mid = lo + ((i128::from(hi) - i128::from(lo)) / 2) as i64;
+        // Below `hi`, so at most i64::MAX.
+        let mid = (lo + (hi - lo) / 2) as i64;
         match next
             .query_row([mid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
             .optional()?
         {
-            Some((id, ts)) if ts < t => lo = id + 1,
-            _ => hi = mid,
+            Some((id, ts)) if ts < t => lo = i128::from(id) + 1,
+            _ => hi = i128::from(mid),
         }
     }
-    Ok(lo)
+    Ok(i64::try_from(lo).ok())
 }
 
 /// Whether the trail's times run in id order.
@@ -441,6 +451,22 @@ mod tests {
         c
     }
 
+    /// Ids at the ends of the integer range (a tampered file) give a
+    /// split, not an overflow.
+    #[test]
+    fn the_bisection_survives_extreme_ids() {
+        let entries = [(i64::MIN, 1), (0, 2), (i64::MAX, 3)];
+        let c = trail(&entries);
+        for t in 0..=3 {
+            let split = first_id_at_or_after(&c, t).unwrap().unwrap();
+            for (id, ts) in entries {
+                assert_eq!(id >= split, ts >= t, "t {t}: id {id} split {split}");
+            }
+        }
+        // Nothing at or after 4, and no id past the last.
+        assert_eq!(first_id_at_or_after(&c, 4).unwrap(), None);
+    }
+
     proptest! {
         /// On a trail whose times run in id order, with gaps in the ids
         /// and runs of equal times, the bisection finds the id that splits
@@ -458,7 +484,7 @@ mod tests {
                 entries.push((id, ts));
             }
             let c = trail(&entries);
-            let split = first_id_at_or_after(&c, t).unwrap();
+            let split = first_id_at_or_after(&c, t).unwrap().unwrap();
             for &(id, ts) in &entries {
                 prop_assert_eq!(id >= split, ts >= t, "id {} ts {} split {}", id, ts, split);
             }

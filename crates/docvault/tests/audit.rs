@@ -379,3 +379,39 @@ fn a_batch_create_chains_one_entry_per_document() {
     assert_eq!(docs, want);
     assert!(all.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
 }
+
+/// A tampered trail whose last id is i64::MAX: time filters still answer
+/// (no overflow in the search for the ids), and `verify` names the damage.
+#[test]
+fn time_filters_answer_on_a_trail_ending_at_the_largest_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("max.db");
+    let s = Store::open(&path, Config::default()).unwrap();
+    s.create(NewDocument::new("a", "1")).unwrap();
+    s.create(NewDocument::new("b", "2")).unwrap();
+    s.close().unwrap();
+    tamper(
+        &path,
+        "UPDATE audit_log SET id = 9223372036854775807 WHERE id = 2",
+    );
+    let s = Store::open(&path, Config::default()).unwrap();
+    let all = s.audit(&AuditQuery::default()).unwrap();
+    assert_eq!(all.len(), 2);
+    let after_all = docvault::Timestamp(all[0].timestamp.0 + 1);
+    let since = AuditQuery {
+        since: Some(after_all),
+        ..Default::default()
+    };
+    assert_eq!(ids(&s, since), Vec::<i64>::new());
+    let until = AuditQuery {
+        until: Some(after_all),
+        ..Default::default()
+    };
+    assert_eq!(ids(&s, until), vec![i64::MAX, 1]);
+    let last_only = AuditQuery {
+        since: Some(all[0].timestamp),
+        ..Default::default()
+    };
+    assert!(ids(&s, last_only).contains(&i64::MAX));
+    assert!(!s.verify_audit().unwrap().ok);
+}
