@@ -126,6 +126,9 @@ fn main() {
     report("list 8 threads");
     run(8, 2.0, Op::Get);
     report("get 8 threads");
+    // Two threads: where `docvault bench` peaks (`mixed_90_10`).
+    run(2, 3.0, Op::Mixed);
+    report("mixed 2");
     run(8, 3.0, Op::Mixed);
     report("mixed 8");
     store.close().unwrap();
