@@ -369,14 +369,7 @@ fn run_batch(
     let begin = exec("BEGIN IMMEDIATE");
     if let Err(e) = begin {
         let msg = Error::from(e).to_string();
-        return batch
-            .into_iter()
-            .map(|mut job| {
-                // The job never ran: fail it without touching the database.
-                let (_, c) = job(Err(Error::Database(msg.clone())));
-                (c, Ok(()))
-            })
-            .collect();
+        return batch.into_iter().map(|job| never_ran(job, &msg)).collect();
     }
     if batch.len() == 1 {
         // Alone in its transaction, a job needs no savepoint: the
@@ -430,18 +423,13 @@ fn run_batch(
         done = ran.map(|(_, c)| (c, Ok(()))).into_iter().collect();
         if let Err(e) = exec("BEGIN IMMEDIATE") {
             let msg = Error::from(e).to_string();
-            for mut job in batch {
-                let (_, c) = job(Err(Error::Database(msg.clone())));
-                done.push((c, Ok(())));
-            }
+            done.extend(batch.into_iter().map(|job| never_ran(job, &msg)));
             return done;
         }
     }
     for mut job in batch {
         if let Err(e) = exec("SAVEPOINT job") {
-            let msg = Error::from(e).to_string();
-            let (_, c) = job(Err(Error::Database(msg)));
-            done.push((c, Ok(())));
+            done.push(never_ran(job, &Error::from(e).to_string()));
             continue;
         }
         let ran = run_job(&mut job, conn);
@@ -458,6 +446,13 @@ fn run_batch(
         Ok(()) => done,
         Err(e) => fail_all(done, &e),
     }
+}
+
+/// The outcome of a job whose transaction or savepoint could not start: it
+/// fails without touching the database.
+fn never_ran(mut job: Job, msg: &str) -> (Completion, Result<()>) {
+    let (_, c) = job(Err(Error::Database(msg.to_owned())));
+    (c, Ok(()))
 }
 
 /// The outcomes of a group whose commit failed: every job fails with it.
